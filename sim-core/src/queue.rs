@@ -1,0 +1,282 @@
+//! The future event list.
+//!
+//! Ordering guarantee: events pop in increasing time; events scheduled for the same
+//! time pop in the order they were scheduled (FIFO by an insertion counter). Nothing
+//! else, no address or hash, takes part in the order, so a run is a pure function of
+//! its inputs.
+//!
+//! Cancellation is lazy: a cancellable event carries a [`TimerId`] (slot + generation
+//! in a small slab); cancelling bumps the slot's generation, and the stale entry is
+//! dropped when it reaches the top of the heap. Cancelling is O(1) and the slab holds
+//! only timers that are still armed.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use crate::time::SimTime;
+
+/// Handle to a cancellable event. Cancelling a handle whose event already fired, or
+/// was already cancelled, does nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerId {
+    slot: u32,
+    generation: u32,
+}
+
+const NO_TIMER: u32 = u32::MAX;
+
+struct Entry<E> {
+    time: SimTime,
+    seq: u64,
+    timer_slot: u32,
+    timer_generation: u32,
+    event: E,
+}
+
+impl<E> PartialEq for Entry<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.time == other.time && self.seq == other.seq
+    }
+}
+impl<E> Eq for Entry<E> {}
+impl<E> PartialOrd for Entry<E> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<E> Ord for Entry<E> {
+    // BinaryHeap is a max-heap: reverse so the earliest (time, seq) is on top.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+pub struct EventQueue<E> {
+    heap: BinaryHeap<Entry<E>>,
+    next_seq: u64,
+    now: SimTime,
+    popped: u64,
+    timer_generations: Vec<u32>,
+    timer_armed: Vec<bool>,
+    free_timer_slots: Vec<u32>,
+}
+
+impl<E> Default for EventQueue<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> EventQueue<E> {
+    pub fn new() -> Self {
+        EventQueue {
+            heap: BinaryHeap::new(),
+            next_seq: 0,
+            now: SimTime::ZERO,
+            popped: 0,
+            timer_generations: Vec::new(),
+            timer_armed: Vec::new(),
+            free_timer_slots: Vec::new(),
+        }
+    }
+
+    /// The time of the event popped last (zero before the first).
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Events delivered so far (cancelled ones are not counted).
+    pub fn events_delivered(&self) -> u64 {
+        self.popped
+    }
+
+    /// Entries in the heap, including cancelled ones not yet discarded.
+    pub fn pending(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn schedule(&mut self, time: SimTime, event: E) {
+        self.push(time, NO_TIMER, 0, event);
+    }
+
+    pub fn schedule_cancellable(&mut self, time: SimTime, event: E) -> TimerId {
+        let slot = match self.free_timer_slots.pop() {
+            Some(slot) => slot,
+            None => {
+                self.timer_generations.push(0);
+                self.timer_armed.push(false);
+                u32::try_from(self.timer_generations.len() - 1).expect("too many armed timers")
+            }
+        };
+        let index = slot as usize;
+        self.timer_armed[index] = true;
+        let generation = self.timer_generations[index];
+        self.push(time, slot, generation, event);
+        TimerId { slot, generation }
+    }
+
+    pub fn cancel(&mut self, timer: TimerId) {
+        let index = timer.slot as usize;
+        if self.timer_armed[index] && self.timer_generations[index] == timer.generation {
+            self.disarm(timer.slot);
+        }
+    }
+
+    /// Pops the next live event if it is due at or before `horizon`.
+    pub fn pop_until(&mut self, horizon: SimTime) -> Option<(SimTime, E)> {
+        loop {
+            let top = self.heap.peek()?;
+            if top.time > horizon {
+                return None;
+            }
+            let entry = self.heap.pop().expect("peeked entry exists");
+            if entry.timer_slot != NO_TIMER {
+                let index = entry.timer_slot as usize;
+                let live = self.timer_armed[index]
+                    && self.timer_generations[index] == entry.timer_generation;
+                if !live {
+                    continue;
+                }
+                self.disarm(entry.timer_slot);
+            }
+            assert!(entry.time >= self.now, "event queue went back in time");
+            self.now = entry.time;
+            self.popped += 1;
+            return Some((entry.time, entry.event));
+        }
+    }
+
+    pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        self.pop_until(SimTime(u64::MAX))
+    }
+
+    fn push(&mut self, time: SimTime, timer_slot: u32, timer_generation: u32, event: E) {
+        assert!(
+            time >= self.now,
+            "scheduled an event at {time} before now ({})",
+            self.now
+        );
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.heap.push(Entry {
+            time,
+            seq,
+            timer_slot,
+            timer_generation,
+            event,
+        });
+    }
+
+    fn disarm(&mut self, slot: u32) {
+        let index = slot as usize;
+        self.timer_armed[index] = false;
+        self.timer_generations[index] = self.timer_generations[index].wrapping_add(1);
+        self.free_timer_slots.push(slot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn cancelled_timer_never_fires_and_its_slot_is_reused() {
+        let mut queue = EventQueue::new();
+        let first = queue.schedule_cancellable(SimTime(10), "timeout");
+        queue.schedule(SimTime(20), "answer");
+        queue.cancel(first);
+        let second = queue.schedule_cancellable(SimTime(30), "second");
+        queue.cancel(first); // stale handle: must not cancel `second`
+        assert_eq!(queue.pop(), Some((SimTime(20), "answer")));
+        assert_eq!(queue.pop(), Some((SimTime(30), "second")));
+        assert_eq!(queue.pop(), None);
+        queue.cancel(second); // already fired: no effect, no panic
+        assert_eq!(queue.events_delivered(), 2);
+    }
+
+    #[test]
+    fn pop_until_leaves_later_events_in_place() {
+        let mut queue = EventQueue::new();
+        queue.schedule(SimTime(5), 1);
+        queue.schedule(SimTime(50), 2);
+        assert_eq!(queue.pop_until(SimTime(10)), Some((SimTime(5), 1)));
+        assert_eq!(queue.pop_until(SimTime(10)), None);
+        assert_eq!(queue.pop_until(SimTime(50)), Some((SimTime(50), 2)));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Schedule(u64),
+        ScheduleTimer(u64),
+        CancelOne(usize),
+        Pop,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u64..50).prop_map(Op::Schedule),
+            (0u64..50).prop_map(Op::ScheduleTimer),
+            any::<usize>().prop_map(Op::CancelOne),
+            Just(Op::Pop),
+        ]
+    }
+
+    proptest! {
+        /// Events come out in (time, insertion) order, never before `now`, and
+        /// exactly the uncancelled ones come out.
+        #[test]
+        fn events_pop_in_time_then_insertion_order(ops in proptest::collection::vec(op(), 1..200)) {
+            let mut queue = EventQueue::new();
+            let mut next_id = 0u64;
+            let mut timers: Vec<(TimerId, u64)> = Vec::new();
+            let mut cancelled = std::collections::BTreeSet::new();
+            let mut scheduled = std::collections::BTreeSet::new();
+            let mut delivered: Vec<(SimTime, u64)> = Vec::new();
+            for op in ops {
+                let now = queue.now().0;
+                match op {
+                    Op::Schedule(delay) => {
+                        queue.schedule(SimTime(now + delay), next_id);
+                        scheduled.insert(next_id);
+                        next_id += 1;
+                    }
+                    Op::ScheduleTimer(delay) => {
+                        let timer = queue.schedule_cancellable(SimTime(now + delay), next_id);
+                        timers.push((timer, next_id));
+                        scheduled.insert(next_id);
+                        next_id += 1;
+                    }
+                    Op::CancelOne(pick) => {
+                        if !timers.is_empty() {
+                            let (timer, id) = timers[pick % timers.len()];
+                            let already = delivered.iter().any(|&(_, d)| d == id);
+                            queue.cancel(timer);
+                            if !already {
+                                cancelled.insert(id);
+                            }
+                        }
+                    }
+                    Op::Pop => {
+                        if let Some((time, id)) = queue.pop() {
+                            prop_assert!(time.0 >= now);
+                            delivered.push((time, id));
+                        }
+                    }
+                }
+            }
+            while let Some((time, id)) = queue.pop() {
+                delivered.push((time, id));
+            }
+            // Ids grow with insertion, so within equal times they must increase.
+            for pair in delivered.windows(2) {
+                let (t0, a) = pair[0];
+                let (t1, b) = pair[1];
+                prop_assert!(t0 < t1 || (t0 == t1 && a < b), "{:?} then {:?}", pair[0], pair[1]);
+            }
+            let delivered_ids: std::collections::BTreeSet<u64> = delivered.iter().map(|&(_, id)| id).collect();
+            let expected: std::collections::BTreeSet<u64> = scheduled.difference(&cancelled).copied().collect();
+            prop_assert_eq!(delivered_ids, expected);
+        }
+    }
+}
