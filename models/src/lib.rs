@@ -1,1 +1,15 @@
-pub fn x(){}
+//! `models`: the microservice world that `cascade` simulates.
+//!
+//! It turns a validated [`spec::Scenario`] into a [`report::RunReport`]. It never
+//! reads files, the environment, the wall clock or an ambient random source; every
+//! random number comes from a named stream of the scenario's seed.
+
+pub mod breaker;
+pub mod limits;
+pub mod report;
+pub mod sim;
+pub mod spec;
+
+pub use report::RunReport;
+pub use sim::simulate;
+pub use spec::Scenario;

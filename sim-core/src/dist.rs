@@ -138,12 +138,17 @@ mod tests {
 
     fn sample_mean(dist: &Distribution, n: usize) -> f64 {
         let mut rng = RngStream::new(3, "dist-test");
-        (0..n).map(|_| dist.sample(&mut rng).as_secs_f64()).sum::<f64>() / n as f64
+        (0..n)
+            .map(|_| dist.sample(&mut rng).as_secs_f64())
+            .sum::<f64>()
+            / n as f64
     }
 
     fn quantile(dist: &Distribution, n: usize, q: f64) -> f64 {
         let mut rng = RngStream::new(5, "dist-quantile");
-        let mut xs: Vec<f64> = (0..n).map(|_| dist.sample(&mut rng).as_secs_f64()).collect();
+        let mut xs: Vec<f64> = (0..n)
+            .map(|_| dist.sample(&mut rng).as_secs_f64())
+            .collect();
         xs.sort_by(f64::total_cmp);
         xs[(q * n as f64) as usize]
     }
@@ -159,7 +164,8 @@ mod tests {
 
     #[test]
     fn uniform_mean_and_bounds() {
-        let dist = Distribution::uniform(SimDuration::from_secs(1), SimDuration::from_secs(2)).unwrap();
+        let dist =
+            Distribution::uniform(SimDuration::from_secs(1), SimDuration::from_secs(2)).unwrap();
         let mut rng = RngStream::new(9, "u");
         for _ in 0..10_000 {
             let x = dist.sample(&mut rng);
@@ -172,7 +178,8 @@ mod tests {
     #[test]
     fn lognormal_hits_its_median_and_p99() {
         let dist =
-            Distribution::lognormal(SimDuration::from_millis(3), SimDuration::from_millis(20)).unwrap();
+            Distribution::lognormal(SimDuration::from_millis(3), SimDuration::from_millis(20))
+                .unwrap();
         // The sample quantile's standard error at p99 with n = 200k is about 1.5 %
         // of the value here; 5 % leaves room without hiding a wrong sigma.
         let median = quantile(&dist, 200_000, 0.5);
@@ -196,8 +203,13 @@ mod tests {
     #[test]
     fn invalid_parameters_are_errors() {
         assert!(Distribution::lognormal(SimDuration::ZERO, SimDuration::from_millis(1)).is_err());
-        assert!(Distribution::lognormal(SimDuration::from_millis(5), SimDuration::from_millis(1)).is_err());
-        assert!(Distribution::uniform(SimDuration::from_secs(2), SimDuration::from_secs(1)).is_err());
+        assert!(
+            Distribution::lognormal(SimDuration::from_millis(5), SimDuration::from_millis(1))
+                .is_err()
+        );
+        assert!(
+            Distribution::uniform(SimDuration::from_secs(2), SimDuration::from_secs(1)).is_err()
+        );
         assert!(Distribution::exponential(SimDuration::ZERO).is_err());
     }
 }

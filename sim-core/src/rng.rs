@@ -91,7 +91,11 @@ mod tests {
         assert_eq!(first, GOLDEN);
     }
 
-    const GOLDEN: [u64; 3] = [7945983186635231837, 1540902556917132989, 3174641157657284076];
+    const GOLDEN: [u64; 3] = [
+        7945983186635231837,
+        1540902556917132989,
+        3174641157657284076,
+    ];
 
     #[test]
     fn streams_with_different_names_differ() {

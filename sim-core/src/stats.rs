@@ -59,13 +59,16 @@ impl LatencyHistogram {
         SimDuration(self.max_ns)
     }
 
-    /// The value at quantile `q` in [0, 1]: the highest value that the histogram
-    /// cannot tell apart from the true quantile at 3 significant digits. Zero when empty.
+    /// The value at quantile `q` in [0, 1], to 3 significant digits (never above the
+    /// exact max). Zero when empty.
     pub fn quantile(&self, q: f64) -> SimDuration {
         if self.count == 0 {
             return SimDuration::ZERO;
         }
-        let micros = self.histogram.value_at_quantile(q);
+        // The middle of the bucket, not its top edge: unbiased at 3 significant digits.
+        let micros = self
+            .histogram
+            .median_equivalent(self.histogram.value_at_quantile(q));
         SimDuration((micros * NANOS_PER_MICRO).min(self.max_ns))
     }
 }
@@ -123,7 +126,10 @@ mod tests {
         }
         for (q, expected_ms) in [(0.5, 500.0), (0.95, 950.0), (0.99, 990.0)] {
             let got = histogram.quantile(q).as_millis_f64();
-            assert!((got - expected_ms).abs() / expected_ms <= 1e-3, "q{q}: {got}");
+            assert!(
+                (got - expected_ms).abs() / expected_ms <= 1e-3,
+                "q{q}: {got}"
+            );
         }
         assert_eq!(histogram.max(), SimDuration::from_millis(1000));
         assert_eq!(histogram.mean(), SimDuration(500_500_000));

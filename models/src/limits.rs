@@ -1,0 +1,16 @@
+//! Bounds that keep a hostile or mistaken scenario from eating the machine. Each is a
+//! named value; the loader rejects inputs past them with a clear message, and the
+//! engine reports hitting the event budget instead of running on.
+
+/// Closed-loop users in one scenario.
+pub const USERS_MAX: u32 = 1_000_000;
+/// Workers or queue slots of one service (beyond this, say `unbounded`).
+pub const CAPACITY_MAX: u32 = 10_000_000;
+/// Simulated time of one run: 30 days.
+pub const DURATION_MAX_SECS: u64 = 30 * 24 * 3600;
+/// Events one run may process before it stops and says so.
+pub const EVENTS_MAX: u64 = 2_000_000_000;
+/// Services, endpoints per service, steps per endpoint, breakers, faults.
+pub const ITEMS_MAX: usize = 10_000;
+/// Time windows in one report.
+pub const WINDOWS_MAX: u64 = 100_000;

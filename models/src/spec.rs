@@ -1,0 +1,176 @@
+//! The validated description of a world: what the engine runs.
+//!
+//! Everything here has already been checked (ids resolve, counts are positive,
+//! durations are finite), so the engine asserts rather than reports. Building these
+//! values from a file, with diagnostics, is the CLI's job.
+
+use sim_core::{Distribution, SimDuration, SimTime};
+
+/// Index into [`Scenario::services`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServiceId(pub u32);
+
+/// Index into [`Scenario::breakers`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BreakerId(pub u32);
+
+/// One endpoint of one service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EndpointRef {
+    pub service: ServiceId,
+    pub endpoint: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub seed: u64,
+    pub duration: SimDuration,
+    /// Width of the report's time windows.
+    pub window: SimDuration,
+    pub load: Load,
+    pub services: Vec<Service>,
+    pub breakers: Vec<BreakerSpec>,
+    pub faults: Vec<Fault>,
+}
+
+impl Scenario {
+    pub fn service(&self, id: ServiceId) -> &Service {
+        &self.services[id.0 as usize]
+    }
+
+    pub fn endpoint(&self, target: EndpointRef) -> &Endpoint {
+        &self.service(target.service).endpoints[target.endpoint as usize]
+    }
+
+    /// `service/endpoint`, as scenario files spell it.
+    pub fn endpoint_path(&self, target: EndpointRef) -> String {
+        let service = self.service(target.service);
+        format!(
+            "{}/{}",
+            service.name, service.endpoints[target.endpoint as usize].name
+        )
+    }
+}
+
+/// Closed-loop users in the manner of Locust: each user sends a request, waits for the
+/// answer, waits its think time, and starts again; no wait before the first request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Load {
+    pub users: u32,
+    /// Users started per second, in Locust's batches (see [`Load::spawn_time`]).
+    pub spawn_rate: f64,
+    /// Think time after each answer: Locust's `between(low, high)` is
+    /// [`Distribution::Uniform`], its `constant(w)` is [`Distribution::Constant`].
+    pub wait: Distribution,
+    pub target: EndpointRef,
+    /// Client-side timeout; `None` waits forever, as Locust's HttpSession does.
+    pub timeout: Option<SimDuration>,
+}
+
+impl Load {
+    /// Locust's dispatcher adds `max(1, floor(rate))` users per step, the steps
+    /// spaced `batch / rate` seconds apart: rate 10 starts 10 users every second,
+    /// rate 0.5 one user every two seconds.
+    pub fn spawn_time(&self, user: u32) -> SimTime {
+        let batch = self.spawn_rate.floor().max(1.0);
+        let step_secs = batch / self.spawn_rate;
+        let step = (f64::from(user) / batch).floor();
+        SimTime::ZERO + SimDuration::from_secs_f64(step * step_secs)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capacity {
+    Bounded(u32),
+    /// As many as arrive: goroutine-per-request servers, or a queue with no limit.
+    Unbounded,
+}
+
+impl Capacity {
+    pub fn admits(self, occupied: u64) -> bool {
+        match self {
+            Capacity::Bounded(limit) => occupied < u64::from(limit),
+            Capacity::Unbounded => true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Service {
+    pub name: String,
+    pub workers: Capacity,
+    /// Requests that may wait for a worker; when full, new ones are rejected (503).
+    pub queue: Capacity,
+    pub endpoints: Vec<Endpoint>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Endpoint {
+    pub name: String,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Hold the worker for a sampled time.
+    Work(Distribution),
+    /// Call another endpoint; the worker is held while waiting (thread per request).
+    Call(Call),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    pub target: EndpointRef,
+    /// Per-attempt timeout; `None` waits for the answer however long it takes.
+    pub timeout: Option<SimDuration>,
+    pub breaker: Option<BreakerId>,
+    pub fallback: Fallback,
+}
+
+/// What a handler does when a call fails (error status, timeout, rejection, open breaker).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// Abort the handler and answer this status (the seeds' v1 gateway answers 500).
+    Fail { status: u16 },
+    /// Abort the handler and pass the failure on: the callee's status, 504 for a
+    /// timeout, 503 for a rejection or an open breaker.
+    Propagate,
+    /// Carry on without the answer; the final answer is 200 but marked degraded.
+    Degraded,
+}
+
+/// A gobreaker-style breaker: trips after `failures` consecutive failures in closed
+/// state, stays open `open_for`, then admits `half_open_calls` trial calls, all of
+/// which must succeed for it to close.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreakerSpec {
+    pub name: String,
+    pub failures: u32,
+    pub open_for: SimDuration,
+    pub half_open_calls: u32,
+    /// Closed-state period after which counts are cleared; `None` never clears them.
+    pub interval: Option<SimDuration>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub service: ServiceId,
+    pub kind: FaultKind,
+    pub from: SimTime,
+    /// `None`: until the end of the run.
+    pub until: Option<SimTime>,
+}
+
+impl Fault {
+    pub fn active_at(&self, now: SimTime) -> bool {
+        now >= self.from && self.until.is_none_or(|until| now < until)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Every request that starts while the fault is active holds its worker for
+    /// `hold`, then answers `status` (the seeds' `SIMULATE_FAILURE`: 30 s, then 408).
+    Hang { hold: SimDuration, status: u16 },
+}

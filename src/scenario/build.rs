@@ -1,0 +1,656 @@
+//! From the file as written to the world the engine runs: resolves names to ids and
+//! checks every value's meaning, collecting all problems with their positions.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use models::limits::{CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, USERS_MAX, WINDOWS_MAX};
+use models::spec::{
+    BreakerId, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault, FaultKind,
+    Load, Scenario, Service, ServiceId, Step,
+};
+use sim_core::{Distribution, SimDuration, SimTime};
+use toml::Spanned;
+
+use super::raw::{
+    RawBreaker, RawCapacity, RawDistribution, RawDuration, RawFallback, RawFault, RawFile, RawLoad,
+    RawService, RawStep, RawWait,
+};
+use crate::diagnostic::Diagnostic;
+
+/// Report windows when the file does not choose one.
+const WINDOW_DEFAULT: SimDuration = SimDuration::from_secs(10);
+/// gobreaker's defaults, used when a consecutive breaker leaves them out.
+const GOBREAKER_FAILURES_DEFAULT: u32 = 6;
+const GOBREAKER_TIMEOUT_DEFAULT: SimDuration = SimDuration::from_secs(60);
+const GOBREAKER_MAX_REQUESTS_DEFAULT: u32 = 1;
+/// What a handler answers when a call fails and the step names no fallback.
+const STATUS_HANDLER_ERROR: u16 = 500;
+
+pub struct Built {
+    pub scenario: Scenario,
+    pub description: Option<String>,
+}
+
+pub fn build(raw: RawFile) -> Result<Built, Vec<Diagnostic>> {
+    let mut checker = Checker::default();
+    let scenario = checker.scenario(raw);
+    match scenario {
+        Some(built) if checker.errors.is_empty() => Ok(built),
+        _ => Err(checker.errors),
+    }
+}
+
+#[derive(Default)]
+struct Checker {
+    errors: Vec<Diagnostic>,
+}
+
+/// Names of services and their endpoints, to resolve `service/endpoint` before the
+/// services themselves are built.
+struct Names {
+    services: Vec<(String, Vec<String>)>,
+    breakers: Vec<String>,
+}
+
+impl Names {
+    fn service(&self, name: &str) -> Option<ServiceId> {
+        self.services
+            .iter()
+            .position(|(service, _)| service == name)
+            .map(|index| ServiceId(index as u32))
+    }
+}
+
+impl Checker {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.errors.push(Diagnostic::at(span, message));
+    }
+
+    fn scenario(&mut self, raw: RawFile) -> Option<Built> {
+        let header = raw.scenario;
+        let name = header.name.get_ref().trim().to_string();
+        if name.is_empty() {
+            self.error(
+                header.name.span(),
+                "scenario.name: expected a non-empty name",
+            );
+        }
+        let seed = self.non_negative(&header.seed, "scenario.seed");
+        let duration = self.duration_in(&header.duration, "scenario.duration", true);
+        let window = match &header.window {
+            Some(window) => self.duration_in(window, "scenario.window", true),
+            None => WINDOW_DEFAULT,
+        };
+        if window > SimDuration::ZERO && duration.as_nanos() / window.as_nanos() > WINDOWS_MAX {
+            let span = header
+                .window
+                .as_ref()
+                .map_or(header.duration.span(), Spanned::span);
+            self.error(
+                span,
+                format!("scenario.window: {window} makes more than {WINDOWS_MAX} windows over {duration}; choose a wider window"),
+            );
+        }
+
+        self.count_items(raw.services.len(), raw.load.kind.span(), "services");
+        let names = Names {
+            services: raw
+                .services
+                .iter()
+                .map(|(name, service)| {
+                    let endpoints = service.endpoints.keys().cloned().collect();
+                    (name.clone(), endpoints)
+                })
+                .collect(),
+            breakers: raw.breakers.keys().cloned().collect(),
+        };
+        for (service, raw_service) in &raw.services {
+            self.name_is_plain(service, raw_service.workers.span(), "service");
+            for (endpoint, raw_endpoint) in &raw_service.endpoints {
+                self.name_is_plain(endpoint, raw_endpoint.steps.span(), "endpoint");
+            }
+        }
+
+        let load = self.load(&raw.load, &names);
+        let services: Vec<Service> = raw
+            .services
+            .iter()
+            .map(|(name, service)| self.service(name, service, &names))
+            .collect();
+        let breakers = raw
+            .breakers
+            .iter()
+            .map(|(name, breaker)| self.breaker(name, breaker))
+            .collect();
+        self.count_items(raw.faults.len(), raw.load.kind.span(), "faults");
+        let faults = raw
+            .faults
+            .iter()
+            .enumerate()
+            .filter_map(|(index, fault)| self.fault(index, fault, &names))
+            .collect();
+        let load = load?;
+        let scenario = Scenario {
+            name,
+            seed,
+            duration,
+            window,
+            load,
+            services,
+            breakers,
+            faults,
+        };
+        if self.errors.is_empty() {
+            self.no_call_cycles(&scenario, &raw.services);
+        }
+        Some(Built {
+            scenario,
+            description: header.description,
+        })
+    }
+
+    fn load(&mut self, load: &RawLoad, names: &Names) -> Option<Load> {
+        if load.kind.get_ref() != "closed" {
+            self.error(
+                load.kind.span(),
+                format!(
+                    "load.kind: expected \"closed\" (Locust-style users), got \"{}\"",
+                    load.kind.get_ref()
+                ),
+            );
+        }
+        let users = self.count_in(&load.users, "load.users", 1, u64::from(USERS_MAX)) as u32;
+        let spawn_rate = *load.spawn_rate.get_ref();
+        if !(spawn_rate.is_finite() && spawn_rate > 0.0) {
+            self.error(
+                load.spawn_rate.span(),
+                format!("load.spawn_rate: expected users per second above 0, got {spawn_rate}"),
+            );
+        }
+        let wait = match load.wait.get_ref() {
+            RawWait::Constant(wait) => Distribution::Constant(wait.0),
+            RawWait::Between([low, high]) => match Distribution::uniform(low.0, high.0) {
+                Ok(wait) => wait,
+                Err(message) => {
+                    self.error(load.wait.span(), format!("load.wait.between: {message}"));
+                    Distribution::Constant(low.0)
+                }
+            },
+        };
+        let target = self.endpoint_ref(&load.target, names, "load.target");
+        let timeout = load
+            .timeout
+            .as_ref()
+            .map(|timeout| self.duration_in(timeout, "load.timeout", true));
+        Some(Load {
+            users,
+            spawn_rate,
+            wait,
+            target: target?,
+            timeout,
+        })
+    }
+
+    fn service(&mut self, name: &str, service: &RawService, names: &Names) -> Service {
+        let workers = self.capacity(&service.workers, &format!("services.{name}.workers"), 1);
+        let queue = match &service.queue {
+            Some(queue) => self.capacity(queue, &format!("services.{name}.queue"), 0),
+            None => Capacity::Unbounded,
+        };
+        if service.endpoints.is_empty() {
+            self.error(
+                service.workers.span(),
+                format!("services.{name}: expected at least one endpoint, e.g. endpoints.get.steps = [...]"),
+            );
+        }
+        self.count_items(service.endpoints.len(), service.workers.span(), "endpoints");
+        let endpoints = service
+            .endpoints
+            .iter()
+            .map(|(endpoint, raw_endpoint)| {
+                let path = format!("services.{name}.endpoints.{endpoint}");
+                let steps = &raw_endpoint.steps;
+                if steps.get_ref().is_empty() {
+                    self.error(
+                        steps.span(),
+                        format!("{path}.steps: expected at least one step"),
+                    );
+                }
+                self.count_items(steps.get_ref().len(), steps.span(), "steps");
+                Endpoint {
+                    name: endpoint.clone(),
+                    steps: steps
+                        .get_ref()
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(index, step)| {
+                            self.step(&format!("{path}.steps[{index}]"), step, names)
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        Service {
+            name: name.to_string(),
+            workers,
+            queue,
+            endpoints,
+        }
+    }
+
+    fn step(&mut self, path: &str, raw: &Spanned<RawStep>, names: &Names) -> Option<Step> {
+        let step = raw.get_ref();
+        match (&step.work, &step.call) {
+            (Some(_), Some(_)) | (None, None) => {
+                self.error(
+                    raw.span(),
+                    format!("{path}: expected exactly one of `work = {{ ... }}` or `call = \"service/endpoint\"`"),
+                );
+                None
+            }
+            (Some(work), None) => {
+                for (key, present) in [
+                    ("timeout", step.timeout.as_ref().map(Spanned::span)),
+                    ("breaker", step.breaker.as_ref().map(Spanned::span)),
+                    ("fallback", step.fallback.as_ref().map(Spanned::span)),
+                ] {
+                    if let Some(span) = present {
+                        self.error(
+                            span,
+                            format!("{path}: `{key}` applies to a `call` step, not to `work`"),
+                        );
+                    }
+                }
+                self.distribution(&format!("{path}.work"), work)
+                    .map(Step::Work)
+            }
+            (None, Some(call)) => {
+                let target = self.endpoint_ref(call, names, &format!("{path}.call"));
+                let timeout = step
+                    .timeout
+                    .as_ref()
+                    .map(|timeout| self.duration_in(timeout, &format!("{path}.timeout"), true));
+                let breaker = step.breaker.as_ref().and_then(|breaker| {
+                    let found = names.breakers.iter().position(|name| name == breaker.get_ref());
+                    if found.is_none() {
+                        let hint = did_you_mean(breaker.get_ref(), names.breakers.iter().map(String::as_str));
+                        self.error(
+                            breaker.span(),
+                            format!(
+                                "{path}.breaker: no breaker named \"{}\" is defined under [breakers]{hint}",
+                                breaker.get_ref()
+                            ),
+                        );
+                    }
+                    found.map(|index| BreakerId(index as u32))
+                });
+                let fallback = match step.fallback.as_ref().map(Spanned::get_ref) {
+                    None | Some(RawFallback::Error) => Fallback::Fail {
+                        status: STATUS_HANDLER_ERROR,
+                    },
+                    Some(RawFallback::Propagate) => Fallback::Propagate,
+                    Some(RawFallback::Degraded) => Fallback::Degraded,
+                    Some(RawFallback::Status(status)) => Fallback::Fail {
+                        status: self.status(status, &format!("{path}.fallback.status")),
+                    },
+                };
+                Some(Step::Call(Call {
+                    target: target?,
+                    timeout,
+                    breaker,
+                    fallback,
+                }))
+            }
+        }
+    }
+
+    fn distribution(&mut self, path: &str, raw: &Spanned<RawDistribution>) -> Option<Distribution> {
+        let result = match raw.get_ref() {
+            RawDistribution::Constant(value) => Ok(Distribution::Constant(value.0)),
+            RawDistribution::Uniform([low, high]) => Distribution::uniform(low.0, high.0),
+            RawDistribution::Exponential(mean) => Distribution::exponential(mean.0),
+            RawDistribution::Normal { mean, std_dev } => {
+                Ok(Distribution::normal(mean.0, std_dev.0))
+            }
+            RawDistribution::Lognormal { median, p99 } => Distribution::lognormal(median.0, p99.0),
+        };
+        result
+            .map_err(|message| self.error(raw.span(), format!("{path}: {message}")))
+            .ok()
+    }
+
+    fn breaker(&mut self, name: &str, breaker: &RawBreaker) -> BreakerSpec {
+        let path = format!("breakers.{name}");
+        if breaker.kind.get_ref() != "consecutive" {
+            self.error(
+                breaker.kind.span(),
+                format!(
+                    "{path}.kind: expected \"consecutive\" (gobreaker-style), got \"{}\"",
+                    breaker.kind.get_ref()
+                ),
+            );
+        }
+        let failures = breaker
+            .failures
+            .as_ref()
+            .map_or(GOBREAKER_FAILURES_DEFAULT, |failures| {
+                self.count_in(
+                    failures,
+                    &format!("{path}.failures"),
+                    1,
+                    u64::from(u32::MAX),
+                ) as u32
+            });
+        let open_for = breaker
+            .open_for
+            .as_ref()
+            .map_or(GOBREAKER_TIMEOUT_DEFAULT, |open_for| {
+                self.duration_in(open_for, &format!("{path}.open_for"), true)
+            });
+        let half_open_calls =
+            breaker
+                .half_open_calls
+                .as_ref()
+                .map_or(GOBREAKER_MAX_REQUESTS_DEFAULT, |calls| {
+                    self.count_in(
+                        calls,
+                        &format!("{path}.half_open_calls"),
+                        1,
+                        u64::from(u32::MAX),
+                    ) as u32
+                });
+        let interval = breaker.interval.as_ref().map(|interval| {
+            if interval.get_ref().0 == SimDuration::ZERO {
+                self.error(
+                    interval.span(),
+                    format!("{path}.interval: expected a duration above 0; leave `interval` out to never clear counts in closed state"),
+                );
+            }
+            interval.get_ref().0
+        });
+        BreakerSpec {
+            name: name.to_string(),
+            failures,
+            open_for,
+            half_open_calls,
+            interval,
+        }
+    }
+
+    fn fault(&mut self, index: usize, fault: &RawFault, names: &Names) -> Option<Fault> {
+        let path = format!("faults[{index}]");
+        if fault.kind.get_ref() != "hang" {
+            self.error(
+                fault.kind.span(),
+                format!(
+                    "{path}.kind: expected \"hang\", got \"{}\"",
+                    fault.kind.get_ref()
+                ),
+            );
+        }
+        let status = self.status(&fault.then_status, &format!("{path}.then_status"));
+        let from = fault
+            .from
+            .as_ref()
+            .map_or(SimDuration::ZERO, |from| from.get_ref().0);
+        let until = fault.until.as_ref().map(|until| {
+            if until.get_ref().0 <= from {
+                self.error(
+                    until.span(),
+                    format!(
+                        "{path}.until: expected a time after `from` ({from}), got {}",
+                        until.get_ref().0
+                    ),
+                );
+            }
+            SimTime::ZERO + until.get_ref().0
+        });
+        let service = self.service_ref(&fault.target, names, &format!("{path}.target"))?;
+        Some(Fault {
+            service,
+            kind: FaultKind::Hang {
+                hold: fault.hold.get_ref().0,
+                status,
+            },
+            from: SimTime::ZERO + from,
+            until,
+        })
+    }
+
+    // --- references ---------------------------------------------------------------
+
+    fn service_ref(
+        &mut self,
+        raw: &Spanned<String>,
+        names: &Names,
+        path: &str,
+    ) -> Option<ServiceId> {
+        let name = raw.get_ref();
+        let found = names.service(name);
+        if found.is_none() {
+            let hint = did_you_mean(name, names.services.iter().map(|(s, _)| s.as_str()));
+            self.error(
+                raw.span(),
+                format!("{path}: no service named \"{name}\" is defined under [services]{hint}"),
+            );
+        }
+        found
+    }
+
+    fn endpoint_ref(
+        &mut self,
+        raw: &Spanned<String>,
+        names: &Names,
+        path: &str,
+    ) -> Option<EndpointRef> {
+        let text = raw.get_ref();
+        let Some((service_name, endpoint_name)) = text.split_once('/') else {
+            self.error(
+                raw.span(),
+                format!("{path}: expected \"service/endpoint\", got \"{text}\""),
+            );
+            return None;
+        };
+        let Some(service) = names.service(service_name) else {
+            let hint = did_you_mean(service_name, names.services.iter().map(|(s, _)| s.as_str()));
+            self.error(
+                raw.span(),
+                format!("{path}: calls \"{text}\", but no service named \"{service_name}\" is defined under [services]{hint}"),
+            );
+            return None;
+        };
+        let endpoints = &names.services[service.0 as usize].1;
+        let Some(endpoint) = endpoints.iter().position(|e| e == endpoint_name) else {
+            let hint = did_you_mean(endpoint_name, endpoints.iter().map(String::as_str));
+            self.error(
+                raw.span(),
+                format!(
+                    "{path}: service \"{service_name}\" has no endpoint \"{endpoint_name}\"{hint}"
+                ),
+            );
+            return None;
+        };
+        Some(EndpointRef {
+            service,
+            endpoint: endpoint as u32,
+        })
+    }
+
+    /// Rejects a call graph with a cycle: a request would call itself forever.
+    fn no_call_cycles(&mut self, scenario: &Scenario, raw_services: &BTreeMap<String, RawService>) {
+        let nodes: Vec<EndpointRef> = scenario
+            .services
+            .iter()
+            .enumerate()
+            .flat_map(|(s, service)| {
+                (0..service.endpoints.len()).map(move |e| EndpointRef {
+                    service: ServiceId(s as u32),
+                    endpoint: e as u32,
+                })
+            })
+            .collect();
+        // 0 = unvisited, 1 = on the current path, 2 = done.
+        let mut mark: BTreeMap<EndpointRef, u8> = BTreeMap::new();
+        for &start in &nodes {
+            let mut path = Vec::new();
+            if let Some(cycle) = find_cycle(scenario, start, &mut mark, &mut path) {
+                let first = cycle[0];
+                let service_span = raw_services
+                    .iter()
+                    .nth(first.service.0 as usize)
+                    .map(|(_, service)| service.workers.span())
+                    .unwrap_or(0..0);
+                let shown: Vec<String> = cycle.iter().map(|&e| scenario.endpoint_path(e)).collect();
+                self.error(
+                    service_span,
+                    format!(
+                        "call cycle: {} (a request would call itself forever)",
+                        shown.join(" -> ")
+                    ),
+                );
+                return;
+            }
+        }
+    }
+
+    // --- values -------------------------------------------------------------------
+
+    fn non_negative(&mut self, raw: &Spanned<i64>, path: &str) -> u64 {
+        let value = *raw.get_ref();
+        if value < 0 {
+            self.error(
+                raw.span(),
+                format!("{path}: expected a whole number 0 or above, got {value}"),
+            );
+            return 0;
+        }
+        value as u64
+    }
+
+    fn count_in(&mut self, raw: &Spanned<i64>, path: &str, min: u64, max: u64) -> u64 {
+        let value = *raw.get_ref();
+        if value < min as i64 || value as u64 > max {
+            self.error(
+                raw.span(),
+                format!("{path}: expected a whole number from {min} to {max}, got {value}"),
+            );
+            return min;
+        }
+        value as u64
+    }
+
+    fn capacity(&mut self, raw: &Spanned<RawCapacity>, path: &str, min: u64) -> Capacity {
+        match *raw.get_ref() {
+            RawCapacity::Unbounded => Capacity::Unbounded,
+            RawCapacity::Count(value)
+                if value >= min as i64 && value <= i64::from(CAPACITY_MAX) =>
+            {
+                Capacity::Bounded(value as u32)
+            }
+            RawCapacity::Count(value) => {
+                self.error(
+                    raw.span(),
+                    format!("{path}: expected a whole number from {min} to {CAPACITY_MAX}, or \"unbounded\"; got {value}"),
+                );
+                Capacity::Unbounded
+            }
+        }
+    }
+
+    fn status(&mut self, raw: &Spanned<i64>, path: &str) -> u16 {
+        let value = *raw.get_ref();
+        if !(100..=599).contains(&value) {
+            self.error(
+                raw.span(),
+                format!("{path}: expected an HTTP status from 100 to 599, got {value}"),
+            );
+            return STATUS_HANDLER_ERROR;
+        }
+        value as u16
+    }
+
+    fn duration_in(
+        &mut self,
+        raw: &Spanned<RawDuration>,
+        path: &str,
+        positive: bool,
+    ) -> SimDuration {
+        let value = raw.get_ref().0;
+        if positive && value == SimDuration::ZERO {
+            self.error(
+                raw.span(),
+                format!("{path}: expected a duration above 0, got 0"),
+            );
+        }
+        if value > SimDuration::from_secs(DURATION_MAX_SECS) {
+            self.error(
+                raw.span(),
+                format!(
+                    "{path}: {value} is longer than the limit of {}",
+                    SimDuration::from_secs(DURATION_MAX_SECS)
+                ),
+            );
+        }
+        value
+    }
+
+    fn count_items(&mut self, count: usize, span: Range<usize>, what: &str) {
+        if count > ITEMS_MAX {
+            self.error(
+                span,
+                format!("too many {what}: {count}, the limit is {ITEMS_MAX}"),
+            );
+        }
+    }
+
+    fn name_is_plain(&mut self, text: &str, span: Range<usize>, what: &str) {
+        if text.is_empty() || text.contains('/') || text.chars().any(char::is_whitespace) {
+            self.error(
+                span,
+                format!("{what} name \"{text}\": expected a non-empty name without '/' or spaces"),
+            );
+        }
+    }
+}
+
+/// Depth-first search for a cycle through `start`; returns the cycle's endpoints.
+fn find_cycle(
+    scenario: &Scenario,
+    node: EndpointRef,
+    mark: &mut BTreeMap<EndpointRef, u8>,
+    path: &mut Vec<EndpointRef>,
+) -> Option<Vec<EndpointRef>> {
+    match mark.get(&node).copied().unwrap_or(0) {
+        2 => return None,
+        1 => {
+            let from = path.iter().position(|&e| e == node).expect("node on path");
+            let mut cycle = path[from..].to_vec();
+            cycle.push(node);
+            return Some(cycle);
+        }
+        _ => {}
+    }
+    mark.insert(node, 1);
+    path.push(node);
+    for step in &scenario.endpoint(node).steps {
+        if let Step::Call(call) = step {
+            if let Some(cycle) = find_cycle(scenario, call.target, mark, path) {
+                return Some(cycle);
+            }
+        }
+    }
+    path.pop();
+    mark.insert(node, 2);
+    None
+}
+
+/// `; did you mean "x"?` for the closest known name, if one is close.
+fn did_you_mean<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
+    known
+        .map(|candidate| (strsim::damerau_levenshtein(name, candidate), candidate))
+        .filter(|&(distance, candidate)| distance <= 2.max(candidate.len() / 3))
+        .min()
+        .map(|(_, candidate)| format!("; did you mean \"{candidate}\"?"))
+        .unwrap_or_default()
+}

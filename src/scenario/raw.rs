@@ -1,0 +1,199 @@
+//! The scenario file as written: serde types that mirror the TOML, with spans kept on
+//! every value that a later check may need to point at. Only the shape is checked
+//! here (unknown keys, types, duration syntax); meaning is checked in `build`.
+//!
+//! No `untagged` or `flatten`: they make serde's messages vague. Map keys are plain
+//! strings and tables carry no span (toml cannot span dotted keys or implicit tables),
+//! so a problem with a whole table points at one of its required values.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use sim_core::SimDuration;
+use toml::Spanned;
+
+use super::duration::parse_duration;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    pub scenario: RawHeader,
+    pub load: RawLoad,
+    #[serde(default)]
+    pub services: BTreeMap<String, RawService>,
+    #[serde(default)]
+    pub breakers: BTreeMap<String, RawBreaker>,
+    #[serde(default)]
+    pub faults: Vec<RawFault>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeader {
+    pub name: Spanned<String>,
+    /// Shown by listings; not used by the run.
+    #[serde(default)]
+    pub description: Option<String>,
+    pub seed: Spanned<i64>,
+    pub duration: Spanned<RawDuration>,
+    #[serde(default)]
+    pub window: Option<Spanned<RawDuration>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoad {
+    pub kind: Spanned<String>,
+    pub users: Spanned<i64>,
+    pub spawn_rate: Spanned<f64>,
+    pub wait: Spanned<RawWait>,
+    pub target: Spanned<String>,
+    #[serde(default)]
+    pub timeout: Option<Spanned<RawDuration>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum RawWait {
+    Between([RawDuration; 2]),
+    Constant(RawDuration),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub workers: Spanned<RawCapacity>,
+    #[serde(default)]
+    pub queue: Option<Spanned<RawCapacity>>,
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, RawEndpoint>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEndpoint {
+    pub steps: Spanned<Vec<Spanned<RawStep>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    #[serde(default)]
+    pub work: Option<Spanned<RawDistribution>>,
+    #[serde(default)]
+    pub call: Option<Spanned<String>>,
+    #[serde(default)]
+    pub timeout: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub breaker: Option<Spanned<String>>,
+    #[serde(default)]
+    pub fallback: Option<Spanned<RawFallback>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum RawDistribution {
+    Constant(RawDuration),
+    Uniform([RawDuration; 2]),
+    /// Given by its mean.
+    Exponential(RawDuration),
+    Normal {
+        mean: RawDuration,
+        std_dev: RawDuration,
+    },
+    Lognormal {
+        median: RawDuration,
+        p99: RawDuration,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum RawFallback {
+    /// Fail with 500, as a handler that does `http.Error(w, ..., 500)`.
+    Error,
+    Propagate,
+    Degraded,
+    Status(Spanned<i64>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBreaker {
+    pub kind: Spanned<String>,
+    #[serde(default)]
+    pub failures: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub open_for: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub half_open_calls: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub interval: Option<Spanned<RawDuration>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub target: Spanned<String>,
+    pub kind: Spanned<String>,
+    #[serde(rename = "for")]
+    pub hold: Spanned<RawDuration>,
+    pub then_status: Spanned<i64>,
+    #[serde(default)]
+    pub from: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub until: Option<Spanned<RawDuration>>,
+}
+
+/// A duration string, parsed while deserializing so that a malformed one is reported
+/// at its own position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawDuration(pub SimDuration);
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DurationVisitor;
+        impl Visitor<'_> for DurationVisitor {
+            type Value = RawDuration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration string such as \"30s\", \"5ms\" or \"1.5s\"")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<RawDuration, E> {
+                parse_duration(text).map(RawDuration).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(DurationVisitor)
+    }
+}
+
+/// A count of workers or queue slots, or `"unbounded"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawCapacity {
+    Count(i64),
+    Unbounded,
+}
+
+impl<'de> Deserialize<'de> for RawCapacity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CapacityVisitor;
+        impl Visitor<'_> for CapacityVisitor {
+            type Value = RawCapacity;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a whole number or \"unbounded\"")
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<RawCapacity, E> {
+                Ok(RawCapacity::Count(value))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<RawCapacity, E> {
+                if text == "unbounded" {
+                    Ok(RawCapacity::Unbounded)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(text), &self))
+                }
+            }
+        }
+        deserializer.deserialize_any(CapacityVisitor)
+    }
+}
