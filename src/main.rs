@@ -1,14 +1,11 @@
 //! `cascade`: the command line. It reads files, parses arguments, prints; the
 //! simulation itself lives in `models` and `sim-core`.
 
-mod diagnostic;
-mod render;
-mod scenario;
-
 use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
+use cascade::{render, scenario};
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Exit status for bad input: a file that cannot be read, parsed or validated.
@@ -73,17 +70,7 @@ fn run(file: &str, seed: Option<u64>, format: Format, out: Option<&str>) -> Exit
         Ok(built) => built,
         Err(error) => return input_error(&error.rendered),
     };
-    let mut scenario = built.scenario;
-    if let Some(seed) = seed {
-        scenario.seed = seed;
-    }
-    let run = models::simulate(&scenario);
-    let report = render::Report {
-        scenario: scenario.name.clone(),
-        seed: scenario.seed,
-        duration_s: scenario.duration.as_secs_f64(),
-        variants: vec![run],
-    };
+    let report = cascade::report_for(&built, seed);
     let text = match format {
         Format::Text => render::text::render(&report),
         Format::Json => render::json::render(&report),

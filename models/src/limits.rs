@@ -14,3 +14,6 @@ pub const EVENTS_MAX: u64 = 2_000_000_000;
 pub const ITEMS_MAX: usize = 10_000;
 /// Time windows in one report.
 pub const WINDOWS_MAX: u64 = 100_000;
+/// Events in a row at one instant before the run is declared stuck: a closed loop
+/// with zero think time and zero work would otherwise spin forever at one time.
+pub const EVENTS_AT_ONE_INSTANT_MAX: u64 = 1_000_000;

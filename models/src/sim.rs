@@ -15,7 +15,7 @@ use sim_core::{
 use slotmap::{new_key_type, SlotMap};
 
 use crate::breaker::{ConsecutiveBreaker, ConsecutiveSettings, Ticket};
-use crate::limits::EVENTS_MAX;
+use crate::limits::{EVENTS_AT_ONE_INSTANT_MAX, EVENTS_MAX};
 use crate::report::{
     round_to, BreakerReport, LatencySummary, RunReport, ServiceReport, Timeline, TransitionReport,
 };
@@ -281,11 +281,24 @@ impl<'a> Simulation<'a> {
     }
 
     pub fn run(&mut self) {
-        while let Some((_, event)) = self.queue.pop_until(self.horizon) {
+        let mut instant = SimTime::ZERO;
+        let mut events_at_instant = 0u64;
+        while let Some((now, event)) = self.queue.pop_until(self.horizon) {
+            if now == instant {
+                events_at_instant += 1;
+            } else {
+                instant = now;
+                events_at_instant = 1;
+            }
+            if events_at_instant > EVENTS_AT_ONE_INSTANT_MAX {
+                self.stopped_early = Some(format!(
+                    "stopped at {now}: {EVENTS_AT_ONE_INSTANT_MAX} events without time moving on (users with zero think time calling endpoints with zero work?)"
+                ));
+                break;
+            }
             if self.queue.events_delivered() > EVENTS_MAX {
                 self.stopped_early = Some(format!(
-                    "stopped at {} after {EVENTS_MAX} events (the event budget)",
-                    self.queue.now()
+                    "stopped at {now} after {EVENTS_MAX} events (the event budget)"
                 ));
                 break;
             }

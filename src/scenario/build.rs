@@ -495,15 +495,10 @@ impl Checker {
         for &start in &nodes {
             let mut path = Vec::new();
             if let Some(cycle) = find_cycle(scenario, start, &mut mark, &mut path) {
-                let first = cycle[0];
-                let service_span = raw_services
-                    .iter()
-                    .nth(first.service.0 as usize)
-                    .map(|(_, service)| service.workers.span())
-                    .unwrap_or(0..0);
+                let span = closing_call_span(scenario, raw_services, &cycle);
                 let shown: Vec<String> = cycle.iter().map(|&e| scenario.endpoint_path(e)).collect();
                 self.error(
-                    service_span,
+                    span,
                     format!(
                         "call cycle: {} (a request would call itself forever)",
                         shown.join(" -> ")
@@ -643,6 +638,27 @@ fn find_cycle(
     path.pop();
     mark.insert(node, 2);
     None
+}
+
+/// Where the file writes the call that closes `cycle` (its last edge).
+fn closing_call_span(
+    scenario: &Scenario,
+    raw_services: &BTreeMap<String, RawService>,
+    cycle: &[EndpointRef],
+) -> Range<usize> {
+    let [.., caller, callee] = cycle else {
+        return 0..0;
+    };
+    let service = scenario.service(caller.service);
+    let endpoint = &service.endpoints[caller.endpoint as usize];
+    let target = scenario.endpoint_path(*callee);
+    raw_services[&service.name].endpoints[&endpoint.name]
+        .steps
+        .get_ref()
+        .iter()
+        .filter_map(|step| step.get_ref().call.as_ref())
+        .find(|call| *call.get_ref() == target)
+        .map_or(0..0, Spanned::span)
 }
 
 /// `; did you mean "x"?` for the closest known name, if one is close.

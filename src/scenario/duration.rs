@@ -58,7 +58,7 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
         let value: u128 = fraction.parse().expect("checked digits");
         let denominator = 10u128.pow(fraction.len() as u32);
         let scaled = value * u128::from(scale);
-        if scaled % denominator != 0 {
+        if !scaled.is_multiple_of(denominator) {
             return Err(format!("duration \"{text}\" is finer than a nanosecond"));
         }
         (scaled / denominator) as u64

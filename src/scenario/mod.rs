@@ -37,7 +37,7 @@ fn parse(source: &str) -> Result<Built, Vec<Diagnostic>> {
 /// Turns a toml/serde error into our form, naming the key at the error's position
 /// when serde's message does not.
 fn toml_diagnostic(source: &str, error: &toml::de::Error) -> Diagnostic {
-    let message = error.message().trim().to_string();
+    let message = plain_message(error.message());
     let Some(span) = error.span() else {
         return Diagnostic::whole_file(message);
     };
@@ -46,6 +46,21 @@ fn toml_diagnostic(source: &str, error: &toml::de::Error) -> Diagnostic {
         _ => message,
     };
     Diagnostic::at(span, message)
+}
+
+/// serde speaks Rust (`i64`, `f64`) and toml may break a message over lines; users
+/// get one line in their own terms.
+fn plain_message(message: &str) -> String {
+    let joined: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    joined
+        .join("; ")
+        .replace("expected i64", "expected a whole number")
+        .replace("expected f64", "expected a number")
+        .replace("expected a borrowed string", "expected a string")
 }
 
 /// The last `key =` on the same line before `offset`, if any.

@@ -1,0 +1,338 @@
+//! Invariants over generated worlds: random call graphs (acyclic by construction),
+//! pool and queue sizes, timeouts, breakers, fallbacks, hang faults and loads.
+
+use models::spec::{
+    BreakerId, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault, FaultKind,
+    Load, Scenario, Service, ServiceId, Step,
+};
+use models::{simulate, RunReport};
+use proptest::prelude::*;
+use sim_core::{Distribution, SimDuration, SimTime};
+
+fn ms(value: u64) -> SimDuration {
+    SimDuration::from_millis(value)
+}
+
+fn distribution() -> impl Strategy<Value = Distribution> {
+    prop_oneof![
+        (0u64..20).prop_map(|v| Distribution::Constant(ms(v))),
+        (1u64..20).prop_map(|v| Distribution::exponential(ms(v)).unwrap()),
+        (0u64..10, 0u64..10).prop_map(|(a, b)| Distribution::uniform(ms(a), ms(a + b)).unwrap()),
+        (1u64..10, 0u64..30)
+            .prop_map(|(m, extra)| Distribution::lognormal(ms(m), ms(m + extra)).unwrap()),
+        (0u64..10, 0u64..10).prop_map(|(m, s)| Distribution::normal(ms(m), ms(s))),
+    ]
+}
+
+fn capacity(min: u32) -> impl Strategy<Value = Capacity> {
+    prop_oneof![
+        3 => (min..6).prop_map(Capacity::Bounded),
+        1 => Just(Capacity::Unbounded),
+    ]
+}
+
+fn fallback() -> impl Strategy<Value = Fallback> {
+    prop_oneof![
+        Just(Fallback::Degraded),
+        Just(Fallback::Propagate),
+        (400u16..600).prop_map(|status| Fallback::Fail { status }),
+    ]
+}
+
+/// A step of service `index`: work, or a call to a later service (so no cycles).
+fn step(index: usize, services: usize, breakers: usize) -> BoxedStrategy<Step> {
+    let work = distribution().prop_map(Step::Work);
+    if index + 1 >= services {
+        return work.boxed();
+    }
+    let call = (
+        (index + 1)..services,
+        proptest::option::of(1u64..300),
+        proptest::option::of(0..breakers),
+        fallback(),
+    )
+        .prop_map(|(target, timeout, breaker, fallback)| {
+            Step::Call(Call {
+                target: EndpointRef {
+                    service: ServiceId(target as u32),
+                    endpoint: 0,
+                },
+                timeout: timeout.map(ms),
+                breaker: breaker.map(|b| BreakerId(b as u32)),
+                fallback,
+            })
+        });
+    prop_oneof![work, call].boxed()
+}
+
+fn breaker(index: usize) -> impl Strategy<Value = BreakerSpec> {
+    (
+        1u32..5,
+        1u64..500,
+        1u32..3,
+        proptest::option::of(100u64..2000),
+    )
+        .prop_map(
+            move |(failures, open_for, half_open_calls, interval)| BreakerSpec {
+                name: format!("b{index}"),
+                failures,
+                open_for: ms(open_for),
+                half_open_calls,
+                interval: interval.map(ms),
+            },
+        )
+}
+
+fn scenario() -> impl Strategy<Value = Scenario> {
+    (1usize..5, 1usize..3).prop_flat_map(|(services, breakers)| {
+        let service_strategies: Vec<_> = (0..services)
+            .map(|index| {
+                (
+                    capacity(1),
+                    capacity(0),
+                    proptest::collection::vec(step(index, services, breakers), 1..4),
+                )
+                    .prop_map(move |(workers, queue, steps)| Service {
+                        name: format!("s{index}"),
+                        workers,
+                        queue,
+                        endpoints: vec![Endpoint {
+                            name: "e".into(),
+                            steps,
+                        }],
+                    })
+            })
+            .collect();
+        let breaker_strategies: Vec<_> = (0..breakers).map(breaker).collect();
+        let fault = (0..services, 0u64..2000, 1u64..3000, 1u64..2000, 400u16..600).prop_map(
+            |(service, from, length, hold, status)| Fault {
+                service: ServiceId(service as u32),
+                kind: FaultKind::Hang {
+                    hold: ms(hold),
+                    status,
+                },
+                from: SimTime::ZERO + ms(from),
+                until: Some(SimTime::ZERO + ms(from + length)),
+            },
+        );
+        (
+            service_strategies,
+            breaker_strategies,
+            proptest::collection::vec(fault, 0..3),
+            1u32..40,
+            1u32..30,
+            0u64..200,
+            proptest::option::of(1u64..500),
+            500u64..5000,
+            any::<u64>(),
+        )
+            .prop_map(
+                |(
+                    services,
+                    breakers,
+                    faults,
+                    users,
+                    spawn_rate,
+                    wait_max,
+                    timeout,
+                    duration,
+                    seed,
+                )| Scenario {
+                    name: "generated".into(),
+                    seed,
+                    duration: ms(duration),
+                    window: ms(250),
+                    load: Load {
+                        users,
+                        spawn_rate: f64::from(spawn_rate),
+                        wait: Distribution::uniform(SimDuration::ZERO, ms(wait_max)).unwrap(),
+                        target: EndpointRef {
+                            service: ServiceId(0),
+                            endpoint: 0,
+                        },
+                        timeout: timeout.map(ms),
+                    },
+                    services,
+                    breakers,
+                    faults,
+                },
+            )
+    })
+}
+
+fn outcome_total(report: &RunReport) -> u64 {
+    report.ok
+        + report.degraded
+        + report.errors
+        + report.rejected
+        + report.timed_out
+        + report.in_flight
+}
+
+fn legal(from: &str, to: &str) -> bool {
+    matches!(
+        (from, to),
+        ("closed", "open")
+            | ("open", "half_open")
+            | ("half_open", "open")
+            | ("half_open", "closed")
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Every request issued ends exactly once (or is still in flight), and the
+    /// per-status errors add up to the errors.
+    #[test]
+    fn requests_are_conserved(scenario in scenario()) {
+        let report = simulate(&scenario);
+        prop_assert_eq!(outcome_total(&report), report.requests);
+        prop_assert_eq!(report.errors, report.errors_by_status.values().sum::<u64>());
+        prop_assert_eq!(report.failures, report.errors + report.rejected + report.timed_out);
+        prop_assert_eq!(report.completed + report.in_flight, report.requests);
+        let per_window: u64 = report.timeline.completed.iter().sum();
+        prop_assert_eq!(per_window, report.completed);
+        prop_assert!(report.in_flight <= u64::from(scenario.load.users));
+    }
+
+    /// Same scenario and seed, same report.
+    #[test]
+    fn runs_are_deterministic(scenario in scenario()) {
+        prop_assert_eq!(simulate(&scenario), simulate(&scenario));
+    }
+
+    /// Busy workers never exceed the pool, and a service never completes more jobs
+    /// than arrived.
+    #[test]
+    fn pools_respect_their_capacity(scenario in scenario()) {
+        let report = simulate(&scenario);
+        for (spec, service) in scenario.services.iter().zip(&report.services) {
+            if let Capacity::Bounded(workers) = spec.workers {
+                prop_assert!(service.busy_max <= u64::from(workers), "{} busy {}", spec.name, service.busy_max);
+                prop_assert!(service.busy_mean <= f64::from(workers) + 1e-9);
+            }
+            if let Capacity::Bounded(queue) = spec.queue {
+                prop_assert!(service.queue_max <= u64::from(queue));
+            }
+            prop_assert!(service.completed + service.rejected <= service.arrivals);
+            prop_assert!(service.abandoned <= service.completed + service.rejected);
+        }
+    }
+
+    /// Breakers only make the moves of their state machine (never closed to
+    /// half-open), each transition leaves the state the previous one entered, and
+    /// transitions are in time order within the run.
+    #[test]
+    fn breaker_transitions_are_legal(scenario in scenario()) {
+        let report = simulate(&scenario);
+        for breaker in &report.breakers {
+            let mut state = "closed";
+            let mut last_ms = 0.0;
+            for t in &breaker.transitions {
+                prop_assert_eq!(t.from, state);
+                prop_assert!(legal(t.from, t.to), "{} -> {}", t.from, t.to);
+                prop_assert!(t.at_ms >= last_ms);
+                prop_assert!(t.at_ms <= scenario.duration.as_millis_f64());
+                state = t.to;
+                last_ms = t.at_ms;
+            }
+        }
+    }
+
+    /// Latencies are ordered and bounded by the run.
+    #[test]
+    fn latency_summary_is_ordered(scenario in scenario()) {
+        let report = simulate(&scenario);
+        let l = &report.latency_ms;
+        prop_assert!(l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.max);
+        prop_assert!(l.mean <= l.max);
+        prop_assert!(l.max <= scenario.duration.as_millis_f64());
+    }
+
+    /// Changing a breaker does not change the think times users draw: with no
+    /// calls at all, the breaker list is irrelevant and the reports must agree.
+    #[test]
+    fn unrelated_breakers_do_not_shift_random_streams(scenario in scenario(), extra in breaker(9)) {
+        let mut with_extra = scenario.clone();
+        with_extra.breakers.push(extra);
+        let a = simulate(&scenario);
+        let mut b = simulate(&with_extra);
+        b.breakers.pop();
+        prop_assert_eq!(a, b);
+    }
+}
+
+/// A request can never be faster than the work on its path: one service with a
+/// constant 7 ms of work gives every answer at least 7 ms.
+#[test]
+fn latency_is_never_below_the_work_on_the_path() {
+    let scenario = Scenario {
+        name: "floor".into(),
+        seed: 3,
+        duration: SimDuration::from_secs(5),
+        window: SimDuration::from_secs(1),
+        load: Load {
+            users: 20,
+            spawn_rate: 20.0,
+            wait: Distribution::exponential(ms(5)).unwrap(),
+            target: EndpointRef {
+                service: ServiceId(0),
+                endpoint: 0,
+            },
+            timeout: None,
+        },
+        services: vec![
+            Service {
+                name: "a".into(),
+                workers: Capacity::Bounded(2),
+                queue: Capacity::Unbounded,
+                endpoints: vec![Endpoint {
+                    name: "e".into(),
+                    steps: vec![
+                        Step::Work(Distribution::Constant(ms(3))),
+                        Step::Call(Call {
+                            target: EndpointRef {
+                                service: ServiceId(1),
+                                endpoint: 0,
+                            },
+                            timeout: None,
+                            breaker: None,
+                            fallback: Fallback::Propagate,
+                        }),
+                    ],
+                }],
+            },
+            Service {
+                name: "b".into(),
+                workers: Capacity::Unbounded,
+                queue: Capacity::Unbounded,
+                endpoints: vec![Endpoint {
+                    name: "e".into(),
+                    steps: vec![Step::Work(Distribution::Constant(ms(4)))],
+                }],
+            },
+        ],
+        breakers: vec![],
+        faults: vec![],
+    };
+    let report = simulate(&scenario);
+    assert!(report.completed > 100);
+    assert!(
+        report.latency_ms.p50 >= 7.0 - 0.01,
+        "{:?}",
+        report.latency_ms
+    );
+    // With 2 workers, 20 users and 7 ms of service each, the pool is the bottleneck:
+    // throughput cannot exceed 2 / 7 ms = 285.7 req/s.
+    assert!(
+        report.throughput_rps <= 2.0 / 0.007 + 1.0,
+        "{}",
+        report.throughput_rps
+    );
+    assert!(
+        report.throughput_rps >= 0.9 * 2.0 / 0.007,
+        "{}",
+        report.throughput_rps
+    );
+}
