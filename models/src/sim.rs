@@ -38,6 +38,21 @@ enum Event {
     CallTimeout { job: JobKey, epoch: u32 },
 }
 
+/// Work that happens at the current instant, right after the event that caused it.
+/// Kept on a FIFO agenda instead of done by direct calls, so that a long queue of
+/// jobs finishing one after another, or a deep call chain answering upward, never
+/// grows the stack.
+#[derive(Clone, Copy, Debug)]
+enum Immediate {
+    /// The job has a worker: run its first step (or its fault).
+    Begin(JobKey),
+    Deliver {
+        parent: Parent,
+        answer: Answer,
+        from: ServiceId,
+    },
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Parent {
     User { user: u32, seq: u32 },
@@ -178,6 +193,7 @@ pub struct Simulation<'a> {
     scenario: &'a Scenario,
     horizon: SimTime,
     queue: EventQueue<Event>,
+    agenda: VecDeque<Immediate>,
     jobs: SlotMap<JobKey, Job>,
     users: Vec<User>,
     services: Vec<ServiceState>,
@@ -260,6 +276,7 @@ impl<'a> Simulation<'a> {
             scenario,
             horizon,
             queue,
+            agenda: VecDeque::new(),
             jobs: SlotMap::with_key(),
             users,
             services: (0..scenario.services.len())
@@ -312,6 +329,16 @@ impl<'a> Simulation<'a> {
                 }
                 Event::HangDone { job, status } => self.finish(job, Answer::error(status)),
                 Event::CallTimeout { job, epoch } => self.call_timed_out(job, epoch),
+            }
+            while let Some(immediate) = self.agenda.pop_front() {
+                match immediate {
+                    Immediate::Begin(job) => self.begin(job),
+                    Immediate::Deliver {
+                        parent,
+                        answer,
+                        from,
+                    } => self.deliver(parent, answer, from),
+                }
             }
         }
     }
@@ -432,7 +459,11 @@ impl<'a> Simulation<'a> {
         } else {
             state.rejected += 1;
             let job = self.jobs.remove(key).expect("arriving job exists");
-            self.deliver(job.parent, Answer::rejected(), service_id);
+            self.agenda.push_back(Immediate::Deliver {
+                parent: job.parent,
+                answer: Answer::rejected(),
+                from: service_id,
+            });
         }
     }
 
@@ -443,6 +474,12 @@ impl<'a> Simulation<'a> {
         state.account_busy_until(now);
         state.busy += 1;
         state.busy_max = state.busy_max.max(state.busy);
+        self.agenda.push_back(Immediate::Begin(key));
+    }
+
+    fn begin(&mut self, key: JobKey) {
+        let now = self.now();
+        let service_id = self.jobs[key].endpoint.service;
         let hang = self.faults_by_service[service_id.0 as usize]
             .iter()
             .map(|&index| &self.scenario.faults[index])
@@ -491,7 +528,11 @@ impl<'a> Simulation<'a> {
         if let Some(next) = state.queue.pop_front() {
             self.start(next);
         }
-        self.deliver(job.parent, answer, service_id);
+        self.agenda.push_back(Immediate::Deliver {
+            parent: job.parent,
+            answer,
+            from: service_id,
+        });
     }
 
     fn deliver(&mut self, parent: Parent, answer: Answer, from: ServiceId) {

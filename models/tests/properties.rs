@@ -336,3 +336,76 @@ fn latency_is_never_below_the_work_on_the_path() {
         report.throughput_rps
     );
 }
+
+/// Regression (found by `latency_summary_is_ordered` overflowing the stack): jobs
+/// that finish at the instant they start, one after another from a long queue, used
+/// to recurse once per queued job.
+#[test]
+fn draining_a_long_queue_at_one_instant_does_not_recurse() {
+    let users = 200_000;
+    let scenario = Scenario {
+        name: "long-queue".into(),
+        seed: 1,
+        duration: SimDuration::from_secs(1),
+        window: SimDuration::from_secs(1),
+        load: Load {
+            users,
+            spawn_rate: f64::from(users),
+            wait: Distribution::Constant(SimDuration::from_secs(10)),
+            target: EndpointRef {
+                service: ServiceId(0),
+                endpoint: 0,
+            },
+            timeout: None,
+        },
+        services: vec![
+            Service {
+                name: "front".into(),
+                workers: Capacity::Bounded(1),
+                queue: Capacity::Unbounded,
+                endpoints: vec![Endpoint {
+                    name: "e".into(),
+                    steps: vec![Step::Call(Call {
+                        target: EndpointRef {
+                            service: ServiceId(1),
+                            endpoint: 0,
+                        },
+                        timeout: None,
+                        breaker: Some(BreakerId(0)),
+                        fallback: Fallback::Fail { status: 500 },
+                    })],
+                }],
+            },
+            Service {
+                name: "back".into(),
+                workers: Capacity::Unbounded,
+                queue: Capacity::Unbounded,
+                endpoints: vec![Endpoint {
+                    name: "e".into(),
+                    steps: vec![Step::Work(Distribution::Constant(ms(1)))],
+                }],
+            },
+        ],
+        // The first failure opens the breaker for longer than the run, so every
+        // queued job is rejected by it at once.
+        breakers: vec![BreakerSpec {
+            name: "b".into(),
+            failures: 1,
+            open_for: SimDuration::from_secs(60),
+            half_open_calls: 1,
+            interval: None,
+        }],
+        faults: vec![Fault {
+            service: ServiceId(1),
+            kind: FaultKind::Hang {
+                hold: ms(1),
+                status: 500,
+            },
+            from: SimTime::ZERO,
+            until: None,
+        }],
+    };
+    let report = simulate(&scenario);
+    assert_eq!(report.completed, u64::from(users));
+    assert_eq!(report.errors_by_status.get("500"), Some(&u64::from(users)));
+}
