@@ -1,17 +1,23 @@
 //! `cascade`: the command line. It reads files, parses arguments, prints; the
 //! simulation itself lives in `models` and `sim-core`.
 
-use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use cascade::{render, scenario};
+use cascade::output::{self, CsvDir};
+use cascade::render;
+use cascade::scenario::{self, overrides::Override};
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// Exit status for bad input: a file that cannot be read, parsed or validated.
-const EXIT_INPUT_ERROR: u8 = 2;
 /// Exit status when the report could not be written.
 const EXIT_OUTPUT_ERROR: u8 = 1;
+/// Exit status for bad input: a file that cannot be read, parsed or validated, or
+/// bad arguments.
+const EXIT_INPUT_ERROR: u8 = 2;
+/// The steady-state hypothesis held before the method but not after it.
+const EXIT_DEVIATED: u8 = 3;
+/// The steady-state hypothesis did not even hold before the method.
+const EXIT_FAILED: u8 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -26,20 +32,36 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Simulate a scenario and print its report.
+    /// Simulate a scenario (every variant, if it has any) and print its report.
+    ///
+    /// Exit status: 0 ok (or hypothesis completed), 2 bad input, 3 hypothesis
+    /// deviated, 4 hypothesis failed before the method, 1 output not written.
     Run {
         /// Scenario file (TOML).
         file: String,
-        /// Override the scenario's seed.
+        /// Override the scenario's seed (for every variant).
         #[arg(long)]
         seed: Option<u64>,
+        /// Override a value by dotted path, e.g. --set services.gateway.workers=50
+        /// (repeatable; applied to the base before each variant's overrides).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// Write the report to this file (atomically) instead of standard output.
         #[arg(long)]
         out: Option<String>,
+        /// Also write stats.csv, timeseries.csv and transitions.csv into DIR.
+        #[arg(long, value_name = "DIR")]
+        csv: Option<String>,
+        /// With --csv: also write every request to requests.csv.
+        #[arg(long, requires = "csv")]
+        trace: bool,
+        /// With --csv: overwrite the CSV files of a directory that is not empty.
+        #[arg(long, requires = "csv")]
+        force: bool,
     },
-    /// Validate a scenario file without running it.
+    /// Validate a scenario file (and its variants) without running it.
     Check {
         /// Scenario file (TOML).
         file: String,
@@ -52,63 +74,119 @@ enum Format {
     Json,
 }
 
+struct RunArgs {
+    file: String,
+    seed: Option<u64>,
+    sets: Vec<String>,
+    format: Format,
+    out: Option<String>,
+    csv: Option<String>,
+    trace: bool,
+    force: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run {
             file,
             seed,
+            sets,
             format,
             out,
-        } => run(&file, seed, format, out.as_deref()),
+            csv,
+            trace,
+            force,
+        } => run(RunArgs {
+            file,
+            seed,
+            sets,
+            format,
+            out,
+            csv,
+            trace,
+            force,
+        }),
         Command::Check { file } => check(&file),
     }
 }
 
-fn run(file: &str, seed: Option<u64>, format: Format, out: Option<&str>) -> ExitCode {
-    let built = match scenario::load_file(file) {
-        Ok(built) => built,
+fn run(args: RunArgs) -> ExitCode {
+    let sets: Result<Vec<Override>, String> =
+        args.sets.iter().map(|s| Override::from_cli(s)).collect();
+    let sets = match sets {
+        Ok(sets) => sets,
+        Err(message) => return input_error(&format!("error: {message}\n")),
+    };
+    let experiment = match scenario::load_experiment(&args.file, &sets) {
+        Ok(experiment) => experiment,
         Err(error) => return input_error(&error.rendered),
     };
-    let report = cascade::report_for(&built, seed);
-    let text = match format {
+    // Every check of the outputs comes before the first run.
+    let csv_dir = match args
+        .csv
+        .as_deref()
+        .map(|dir| CsvDir::prepare(Path::new(dir), args.force))
+    {
+        None => None,
+        Some(Ok(dir)) => Some(dir),
+        Some(Err(message)) => return input_error(&format!("error: {message}\n")),
+    };
+    let mut trace = match (&csv_dir, args.trace) {
+        (Some(dir), true) => match dir.trace_writer() {
+            Ok(trace) => Some(trace),
+            Err(message) => return output_error(&message),
+        },
+        _ => None,
+    };
+    let report = cascade::run_experiment(&experiment, args.seed, trace.as_mut());
+    if let Some(dir) = &csv_dir {
+        if let Err(message) = dir.write(&report, trace) {
+            return output_error(&message);
+        }
+    }
+    let text = match args.format {
         Format::Text => render::text::render(&report),
         Format::Json => render::json::render(&report),
     };
-    match out {
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            if stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush())
-                .is_err()
-            {
-                return ExitCode::from(EXIT_OUTPUT_ERROR);
-            }
-        }
-        Some(path) => {
-            if let Err(error) = write_atomically(Path::new(path), text.as_bytes()) {
-                eprintln!("error: {path}: cannot write the report: {error}");
-                return ExitCode::from(EXIT_OUTPUT_ERROR);
-            }
-        }
+    let written = match &args.out {
+        None => output::print(&text),
+        Some(path) => output::write_atomically(Path::new(path), text.as_bytes())
+            .map_err(|error| format!("{path}: cannot write the report: {error}")),
+    };
+    if let Err(message) = written {
+        return output_error(&message);
     }
-    ExitCode::SUCCESS
+    match report.verdict {
+        Some("deviated") => ExitCode::from(EXIT_DEVIATED),
+        Some("failed") => ExitCode::from(EXIT_FAILED),
+        _ => ExitCode::SUCCESS,
+    }
 }
 
 fn check(file: &str) -> ExitCode {
-    match scenario::load_file(file) {
-        Ok(built) => {
-            let scenario = &built.scenario;
+    match scenario::load_experiment(file, &[]) {
+        Ok(experiment) => {
+            let scenario = &experiment.variants[0].scenario;
             let endpoints: usize = scenario.services.iter().map(|s| s.endpoints.len()).sum();
+            let variants = if experiment.variants.len() > 1 {
+                let names: Vec<&str> = experiment
+                    .variants
+                    .iter()
+                    .map(|v| v.name.as_str())
+                    .collect();
+                format!(", variants {}", names.join(", "))
+            } else {
+                String::new()
+            };
             println!(
-                "ok: {file}: scenario \"{}\", {} services, {endpoints} endpoints, {} breakers, {} faults",
-                scenario.name,
+                "ok: {file}: scenario \"{}\", {} services, {endpoints} endpoints, {} breakers, {} faults{variants}",
+                experiment.name,
                 scenario.services.len(),
                 scenario.breakers.len(),
                 scenario.faults.len()
             );
-            if let Some(description) = built.description {
+            if let Some(description) = experiment.description {
                 println!("  {description}");
             }
             ExitCode::SUCCESS
@@ -122,17 +200,7 @@ fn input_error(rendered: &str) -> ExitCode {
     ExitCode::from(EXIT_INPUT_ERROR)
 }
 
-/// Writes beside the target and renames, so a reader never sees half a report.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"))?;
-    let mut temporary_name = std::ffi::OsString::from(".");
-    temporary_name.push(file_name);
-    temporary_name.push(".partial");
-    let temporary = path.with_file_name(temporary_name);
-    std::fs::write(&temporary, bytes)?;
-    std::fs::rename(&temporary, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temporary);
-    })
+fn output_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_OUTPUT_ERROR)
 }

@@ -7,12 +7,12 @@
 //! wait the full 5 s (those sent before the third timeout, and one half-open trial
 //! every 10 s) spread over ~7,500 requests.
 
-use cascade::scenario;
 use models::RunReport;
 
 fn run(path: &str) -> RunReport {
-    let built = scenario::load_file(path).unwrap_or_else(|error| panic!("{}", error.rendered));
-    cascade::report_for(&built, None).variants.remove(0)
+    let report =
+        cascade::report_for_file(path, None).unwrap_or_else(|error| panic!("{}", error.rendered));
+    report.variants.into_iter().next().unwrap()
 }
 
 #[test]

@@ -115,10 +115,14 @@ impl ConsecutiveBreaker {
         self.state
     }
 
-    /// The state as last observed, without moving it (for metrics that must not
-    /// disturb the breaker).
-    pub fn state_as_observed(&self) -> BreakerState {
-        self.state
+    /// The state `state(now)` would report, without moving the breaker: metrics and
+    /// probes must not change when transitions happen.
+    pub fn peek_state(&self, now: SimTime) -> BreakerState {
+        let expired = self.expiry.is_some_and(|expiry| expiry < now);
+        match self.state {
+            BreakerState::Open if expired => BreakerState::HalfOpen,
+            state => state,
+        }
     }
 
     pub fn counts(&self) -> Counts {
@@ -273,6 +277,9 @@ mod tests {
     fn open_period_ends_strictly_after_the_timeout() {
         let mut b = breaker(1, 1, None);
         fail(&mut b, secs(10));
+        assert_eq!(b.peek_state(secs(15)), Open);
+        assert_eq!(b.peek_state(SimTime(secs(15).0 + 1)), HalfOpen);
+        assert_eq!(b.transitions().len(), 1, "peeking moves nothing");
         assert_eq!(b.state(secs(15)), Open, "exactly at expiry: still open");
         assert_eq!(b.state(SimTime(secs(15).0 + 1)), HalfOpen);
     }

@@ -11,5 +11,5 @@ pub mod sim;
 pub mod spec;
 
 pub use report::RunReport;
-pub use sim::simulate;
+pub use sim::{simulate, simulate_observed, Observer, RequestRecord};
 pub use spec::Scenario;

@@ -10,6 +10,8 @@ use serde::Serialize;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunReport {
     pub name: String,
+    /// The endpoint the load calls, `service/endpoint`.
+    pub target: String,
     /// User requests issued; every one ends in exactly one of the counts below.
     pub requests: u64,
     pub ok: u64,
@@ -32,6 +34,8 @@ pub struct RunReport {
     pub breakers: Vec<BreakerReport>,
     pub services: Vec<ServiceReport>,
     pub timeline: Timeline,
+    /// The steady-state hypothesis, when the scenario has one.
+    pub hypothesis: Option<HypothesisReport>,
     pub events: u64,
     /// Why the run ended before its duration, if it did.
     pub stopped_early: Option<String>,
@@ -40,9 +44,17 @@ pub struct RunReport {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LatencySummary {
     pub mean: f64,
+    pub min: f64,
     pub p50: f64,
+    pub p66: f64,
+    pub p75: f64,
+    pub p80: f64,
+    pub p90: f64,
     pub p95: f64,
+    pub p98: f64,
     pub p99: f64,
+    pub p99_9: f64,
+    pub p99_99: f64,
     pub max: f64,
 }
 
@@ -77,15 +89,52 @@ pub struct ServiceReport {
     pub queue_max: u64,
 }
 
-/// Completions per fixed window of virtual time, by end time.
+/// The run cut into fixed windows of virtual time. Completions are counted in the
+/// window where they end; `in_flight` and breaker states are taken at the window's
+/// end; busy workers and queue lengths are time averages over the window.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Timeline {
     pub window_ms: f64,
-    pub completed: Vec<u64>,
-    pub ok: Vec<u64>,
-    pub degraded: Vec<u64>,
-    pub failed: Vec<u64>,
-    pub mean_latency_ms: Vec<f64>,
+    pub windows: Vec<Window>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Window {
+    pub start_ms: f64,
+    pub completed: u64,
+    pub ok: u64,
+    pub degraded: u64,
+    pub failed: u64,
+    pub latency_mean_ms: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+    pub latency_p99_ms: f64,
+    pub in_flight: u64,
+    /// In the order of the report's `services`.
+    pub busy_mean: Vec<f64>,
+    pub queue_mean: Vec<f64>,
+    /// In the order of the report's `breakers`.
+    pub breaker_states: Vec<&'static str>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HypothesisReport {
+    pub title: String,
+    /// `completed`, `deviated` (met before the method, not after) or `failed` (not
+    /// met before).
+    pub verdict: &'static str,
+    pub met_before: bool,
+    /// `None` when the after-check did not run (the before-check failed).
+    pub met_after: Option<bool>,
+    pub journal: Vec<JournalEntry>,
+}
+
+/// One line of the experiment's log, in the manner of Chaos Toolkit's.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JournalEntry {
+    pub at_ms: f64,
+    pub level: &'static str,
+    pub message: String,
 }
 
 /// Rounds to `decimals` places, so printed floats do not carry platform noise.

@@ -32,6 +32,7 @@ pub struct Scenario {
     pub services: Vec<Service>,
     pub breakers: Vec<BreakerSpec>,
     pub faults: Vec<Fault>,
+    pub hypothesis: Option<Hypothesis>,
 }
 
 impl Scenario {
@@ -124,6 +125,9 @@ pub struct Call {
     pub target: EndpointRef,
     /// Per-attempt timeout; `None` waits for the answer however long it takes.
     pub timeout: Option<SimDuration>,
+    /// How long a connection attempt to an unreachable (blackholed) target waits
+    /// before failing; `None` leaves it to `timeout`.
+    pub connect_timeout: Option<SimDuration>,
     pub breaker: Option<BreakerId>,
     pub fallback: Fallback,
 }
@@ -173,4 +177,69 @@ pub enum FaultKind {
     /// Every request that starts while the fault is active holds its worker for
     /// `hold`, then answers `status` (the seeds' `SIMULATE_FAILURE`: 30 s, then 408).
     Hang { hold: SimDuration, status: u16 },
+    /// The service is gone and its address refuses connections: calls fail at once.
+    Kill,
+    /// The service is gone and nothing answers at its address (a Kubernetes Service
+    /// with no endpoints): calls fail only when the caller's connect timeout, or
+    /// failing that its timeout, expires.
+    Blackhole,
+}
+
+/// A Chaos Toolkit steady-state hypothesis: probes checked before the method (the
+/// fault timeline) and after it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hypothesis {
+    pub title: String,
+    pub before_at: SimTime,
+    pub after_at: SimTime,
+    pub probes: Vec<Probe>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Probe {
+    pub name: String,
+    pub kind: ProbeKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProbeKind {
+    /// One request from outside the load; its status must be one of `statuses`
+    /// (a degraded answer is a 200).
+    Http {
+        target: EndpointRef,
+        statuses: Vec<u16>,
+        timeout: Option<SimDuration>,
+    },
+    /// Share of user requests completed in the last `window` that did not fail
+    /// (ok or degraded), within [min, max].
+    SuccessRate {
+        window: SimDuration,
+        min: f64,
+        max: f64,
+    },
+    /// The `quantile` of user latency over the last `window` is at most `max`.
+    Latency {
+        window: SimDuration,
+        quantile: f64,
+        max: SimDuration,
+    },
+    /// The breaker is in this state (as a status endpoint would report it).
+    BreakerState {
+        breaker: BreakerId,
+        state: crate::breaker::BreakerState,
+    },
+}
+
+impl Hypothesis {
+    /// The longest look-back of any statistics probe.
+    pub fn window_max(&self) -> SimDuration {
+        self.probes
+            .iter()
+            .map(|probe| match probe.kind {
+                ProbeKind::SuccessRate { window, .. } | ProbeKind::Latency { window, .. } => window,
+                _ => SimDuration::ZERO,
+            })
+            .max()
+            .unwrap_or(SimDuration::ZERO)
+    }
 }

@@ -1,9 +1,10 @@
 //! Invariants over generated worlds: random call graphs (acyclic by construction),
 //! pool and queue sizes, timeouts, breakers, fallbacks, hang faults and loads.
 
+use models::breaker::BreakerState;
 use models::spec::{
     BreakerId, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault, FaultKind,
-    Load, Scenario, Service, ServiceId, Step,
+    Hypothesis, Load, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
 };
 use models::{simulate, RunReport};
 use proptest::prelude::*;
@@ -48,16 +49,18 @@ fn step(index: usize, services: usize, breakers: usize) -> BoxedStrategy<Step> {
     let call = (
         (index + 1)..services,
         proptest::option::of(1u64..300),
+        proptest::option::of(1u64..300),
         proptest::option::of(0..breakers),
         fallback(),
     )
-        .prop_map(|(target, timeout, breaker, fallback)| {
+        .prop_map(|(target, timeout, connect_timeout, breaker, fallback)| {
             Step::Call(Call {
                 target: EndpointRef {
                     service: ServiceId(target as u32),
                     endpoint: 0,
                 },
                 timeout: timeout.map(ms),
+                connect_timeout: connect_timeout.map(ms),
                 breaker: breaker.map(|b| BreakerId(b as u32)),
                 fallback,
             })
@@ -125,6 +128,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             proptest::option::of(1u64..500),
             500u64..5000,
             any::<u64>(),
+            proptest::option::of(hypothesis(breakers)),
         )
             .prop_map(
                 |(
@@ -137,6 +141,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     timeout,
                     duration,
                     seed,
+                    hypothesis,
                 )| Scenario {
                     name: "generated".into(),
                     seed,
@@ -155,9 +160,71 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     services,
                     breakers,
                     faults,
+                    hypothesis: hypothesis.map(|mut hypothesis| {
+                        // Keep both checks inside the run.
+                        let end = SimTime::ZERO + ms(duration);
+                        hypothesis.after_at = hypothesis.after_at.min(end);
+                        hypothesis.before_at = hypothesis.before_at.min(hypothesis.after_at);
+                        hypothesis
+                    }),
                 },
             )
     })
+}
+
+fn hypothesis(breakers: usize) -> impl Strategy<Value = Hypothesis> {
+    let probe = prop_oneof![
+        (
+            proptest::collection::vec(100u16..600, 1..3),
+            proptest::option::of(1u64..500)
+        )
+            .prop_map(|(statuses, timeout)| ProbeKind::Http {
+                target: EndpointRef {
+                    service: ServiceId(0),
+                    endpoint: 0
+                },
+                statuses,
+                timeout: timeout.map(ms),
+            }),
+        (1u64..2000, 0.0f64..1.0).prop_map(|(window, min)| ProbeKind::SuccessRate {
+            window: ms(window),
+            min,
+            max: 1.0
+        }),
+        (1u64..2000, 0.5f64..1.0, 1u64..500).prop_map(|(window, quantile, max)| {
+            ProbeKind::Latency {
+                window: ms(window),
+                quantile,
+                max: ms(max),
+            }
+        }),
+        (0..breakers, 0usize..3).prop_map(|(breaker, state)| ProbeKind::BreakerState {
+            breaker: BreakerId(breaker as u32),
+            state: [
+                BreakerState::Closed,
+                BreakerState::Open,
+                BreakerState::HalfOpen
+            ][state],
+        }),
+    ];
+    (
+        0u64..2000,
+        1u64..3000,
+        proptest::collection::vec(probe, 1..4),
+    )
+        .prop_map(|(before, gap, kinds)| Hypothesis {
+            title: "generated".into(),
+            before_at: SimTime::ZERO + ms(before),
+            after_at: SimTime::ZERO + ms(before + gap),
+            probes: kinds
+                .into_iter()
+                .enumerate()
+                .map(|(index, kind)| Probe {
+                    name: format!("p{index}"),
+                    kind,
+                })
+                .collect(),
+        })
 }
 
 fn outcome_total(report: &RunReport) -> u64 {
@@ -191,8 +258,14 @@ proptest! {
         prop_assert_eq!(report.errors, report.errors_by_status.values().sum::<u64>());
         prop_assert_eq!(report.failures, report.errors + report.rejected + report.timed_out);
         prop_assert_eq!(report.completed + report.in_flight, report.requests);
-        let per_window: u64 = report.timeline.completed.iter().sum();
-        prop_assert_eq!(per_window, report.completed);
+        let windows = &report.timeline.windows;
+        prop_assert_eq!(windows.iter().map(|w| w.completed).sum::<u64>(), report.completed);
+        prop_assert_eq!(windows.iter().map(|w| w.ok).sum::<u64>(), report.ok);
+        prop_assert_eq!(windows.iter().map(|w| w.degraded).sum::<u64>(), report.degraded);
+        prop_assert_eq!(windows.iter().map(|w| w.failed).sum::<u64>(), report.failures);
+        for window in windows {
+            prop_assert_eq!(window.completed, window.ok + window.degraded + window.failed);
+        }
         prop_assert!(report.in_flight <= u64::from(scenario.load.users));
     }
 
@@ -250,6 +323,31 @@ proptest! {
         prop_assert!(l.max <= scenario.duration.as_millis_f64());
     }
 
+    /// A hypothesis always reaches a verdict consistent with its checks, and the
+    /// journal is in time order within the run.
+    #[test]
+    fn hypotheses_reach_a_consistent_verdict(scenario in scenario()) {
+        let report = simulate(&scenario);
+        if let Some(hypothesis) = &report.hypothesis {
+            let expected = match (hypothesis.met_before, hypothesis.met_after) {
+                (false, _) => "failed",
+                (true, Some(true)) => "completed",
+                (true, _) => "deviated",
+            };
+            prop_assert_eq!(hypothesis.verdict, expected);
+            if !hypothesis.met_before {
+                prop_assert!(hypothesis.met_after.is_none(), "the after-check is skipped when the before-check fails");
+            }
+            let times: Vec<f64> = hypothesis.journal.iter().map(|e| e.at_ms).collect();
+            prop_assert!(times.windows(2).all(|w| w[0] <= w[1]), "{:?}", times);
+            prop_assert!(times.iter().all(|&t| t <= scenario.duration.as_millis_f64()));
+            let last = &hypothesis.journal.last().unwrap().message;
+            prop_assert!(last.ends_with(hypothesis.verdict), "{}", last);
+        } else {
+            prop_assert!(scenario.hypothesis.is_none());
+        }
+    }
+
     /// Changing a breaker does not change the think times users draw: with no
     /// calls at all, the breaker list is irrelevant and the reports must agree.
     #[test]
@@ -259,6 +357,9 @@ proptest! {
         let a = simulate(&scenario);
         let mut b = simulate(&with_extra);
         b.breakers.pop();
+        for window in &mut b.timeline.windows {
+            window.breaker_states.pop();
+        }
         prop_assert_eq!(a, b);
     }
 }
@@ -297,6 +398,7 @@ fn latency_is_never_below_the_work_on_the_path() {
                                 endpoint: 0,
                             },
                             timeout: None,
+                            connect_timeout: None,
                             breaker: None,
                             fallback: Fallback::Propagate,
                         }),
@@ -315,6 +417,7 @@ fn latency_is_never_below_the_work_on_the_path() {
         ],
         breakers: vec![],
         faults: vec![],
+        hypothesis: None,
     };
     let report = simulate(&scenario);
     assert!(report.completed > 100);
@@ -371,6 +474,7 @@ fn draining_a_long_queue_at_one_instant_does_not_recurse() {
                             endpoint: 0,
                         },
                         timeout: None,
+                        connect_timeout: None,
                         breaker: Some(BreakerId(0)),
                         fallback: Fallback::Fail { status: 500 },
                     })],
@@ -404,6 +508,7 @@ fn draining_a_long_queue_at_one_instant_does_not_recurse() {
             from: SimTime::ZERO,
             until: None,
         }],
+        hypothesis: None,
     };
     let report = simulate(&scenario);
     assert_eq!(report.completed, u64::from(users));

@@ -12,6 +12,7 @@ pub struct LatencyHistogram {
     histogram: Histogram<u64>,
     count: u64,
     sum_ns: u128,
+    min_ns: u64,
     max_ns: u64,
 }
 
@@ -30,8 +31,18 @@ impl LatencyHistogram {
             histogram,
             count: 0,
             sum_ns: 0,
+            min_ns: u64::MAX,
             max_ns: 0,
         }
+    }
+
+    /// Empties the histogram, keeping its buckets allocated.
+    pub fn clear(&mut self) {
+        self.histogram.reset();
+        self.count = 0;
+        self.sum_ns = 0;
+        self.min_ns = u64::MAX;
+        self.max_ns = 0;
     }
 
     pub fn record(&mut self, latency: SimDuration) {
@@ -41,6 +52,7 @@ impl LatencyHistogram {
             .expect("auto-resizing histogram accepts every u64");
         self.count += 1;
         self.sum_ns += u128::from(ns);
+        self.min_ns = self.min_ns.min(ns);
         self.max_ns = self.max_ns.max(ns);
     }
 
@@ -53,6 +65,11 @@ impl LatencyHistogram {
             return SimDuration::ZERO;
         }
         SimDuration((self.sum_ns / u128::from(self.count)) as u64)
+    }
+
+    /// Zero when empty.
+    pub fn min(&self) -> SimDuration {
+        SimDuration(if self.count == 0 { 0 } else { self.min_ns })
     }
 
     pub fn max(&self) -> SimDuration {
@@ -134,6 +151,11 @@ mod tests {
         assert_eq!(histogram.max(), SimDuration::from_millis(1000));
         assert_eq!(histogram.mean(), SimDuration(500_500_000));
         assert_eq!(histogram.count(), 1000);
+        assert_eq!(histogram.min(), SimDuration::from_millis(1));
+        histogram.clear();
+        assert_eq!(histogram.count(), 0);
+        assert_eq!(histogram.quantile(0.5), SimDuration::ZERO);
+        assert_eq!(histogram.min(), SimDuration::ZERO);
     }
 
     #[test]

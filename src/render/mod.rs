@@ -12,5 +12,31 @@ pub struct Report {
     pub scenario: String,
     pub seed: u64,
     pub duration_s: f64,
+    /// The worst steady-state verdict over the variants that have a hypothesis.
+    pub verdict: Option<&'static str>,
     pub variants: Vec<RunReport>,
+}
+
+impl Report {
+    pub fn new(scenario: String, seed: u64, duration_s: f64, variants: Vec<RunReport>) -> Self {
+        let verdict = variants
+            .iter()
+            .filter_map(|run| run.hypothesis.as_ref().map(|h| h.verdict))
+            .max_by_key(|verdict| verdict_rank(verdict));
+        Report {
+            scenario,
+            seed,
+            duration_s,
+            verdict,
+            variants,
+        }
+    }
+}
+
+fn verdict_rank(verdict: &str) -> u8 {
+    match verdict {
+        "completed" => 0,
+        "deviated" => 1,
+        _ => 2,
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use models::report::BreakerReport;
+use models::report::{BreakerReport, HypothesisReport};
 use models::RunReport;
 
 use super::Report;
@@ -21,7 +21,107 @@ pub fn render(report: &Report) -> String {
         out.push('\n');
         variant_section(&mut out, variant);
     }
+    if report.variants.len() > 1 {
+        out.push('\n');
+        comparison(&mut out, &report.variants);
+    }
+    if let Some(verdict) = report.verdict {
+        let _ = writeln!(out, "\nverdict: {verdict}");
+    }
     out
+}
+
+/// Reads one number off a run, for the comparison table.
+type Metric = fn(&RunReport) -> f64;
+
+/// One column per variant and, for each variant after the first, its ratio to the
+/// first: the seed's v1-vs-v2 table.
+fn comparison(out: &mut String, runs: &[RunReport]) {
+    let first = &runs[0];
+    let _ = write!(out, "{:<14}", "comparison");
+    for run in runs {
+        let _ = write!(out, " {:>14}", truncate(&run.name, 14));
+    }
+    for run in &runs[1..] {
+        let _ = write!(
+            out,
+            " {:>14}",
+            truncate(&format!("{}/{}", run.name, first.name), 14)
+        );
+    }
+    out.push('\n');
+    let percent = |part: u64, run: &RunReport| {
+        if run.completed == 0 {
+            0.0
+        } else {
+            100.0 * part as f64 / run.completed as f64
+        }
+    };
+    let rows: [(&str, Metric); 5] = [
+        ("mean ms", |r| r.latency_ms.mean),
+        ("p50 ms", |r| r.latency_ms.p50),
+        ("p95 ms", |r| r.latency_ms.p95),
+        ("p99 ms", |r| r.latency_ms.p99),
+        ("req/s", |r| r.throughput_rps),
+    ];
+    let mut line = |label: &str, values: Vec<f64>| {
+        let _ = write!(out, "{label:<14}");
+        for value in &values {
+            let _ = write!(out, " {value:>14.2}");
+        }
+        for value in &values[1..] {
+            let ratio = if values[0] == 0.0 {
+                if *value == 0.0 {
+                    "1.000".to_string()
+                } else {
+                    "n/a".to_string()
+                }
+            } else {
+                format!("{:.3}", value / values[0])
+            };
+            let _ = write!(out, " {ratio:>14}");
+        }
+        out.push('\n');
+    };
+    for (label, metric) in rows {
+        line(label, runs.iter().map(metric).collect());
+    }
+    line(
+        "failure %",
+        runs.iter().map(|r| percent(r.failures, r)).collect(),
+    );
+    line(
+        "degraded %",
+        runs.iter().map(|r| percent(r.degraded, r)).collect(),
+    );
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(width - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+/// The experiment's log, shaped like Chaos Toolkit's, on the virtual clock.
+fn journal(out: &mut String, hypothesis: &HypothesisReport) {
+    let _ = writeln!(
+        out,
+        "  steady-state hypothesis \"{}\": {}",
+        hypothesis.title, hypothesis.verdict
+    );
+    for entry in &hypothesis.journal {
+        let total_ms = entry.at_ms.round() as u64;
+        let (hours, minutes) = (total_ms / 3_600_000, total_ms / 60_000 % 60);
+        let (seconds, millis) = (total_ms / 1000 % 60, total_ms % 1000);
+        let _ = writeln!(
+            out,
+            "  [{hours:02}:{minutes:02}:{seconds:02}.{millis:03} {}] {}",
+            entry.level, entry.message
+        );
+    }
 }
 
 fn variant_section(out: &mut String, run: &RunReport) {
@@ -89,6 +189,9 @@ fn variant_section(out: &mut String, run: &RunReport) {
             service.busy_mean,
             service.queue_max
         );
+    }
+    if let Some(hypothesis) = &run.hypothesis {
+        journal(out, hypothesis);
     }
     let _ = writeln!(out, "  {} events", run.events);
     if let Some(reason) = &run.stopped_early {

@@ -4,17 +4,18 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+use models::breaker::BreakerState;
 use models::limits::{CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, USERS_MAX, WINDOWS_MAX};
 use models::spec::{
     BreakerId, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault, FaultKind,
-    Load, Scenario, Service, ServiceId, Step,
+    Hypothesis, Load, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
 };
 use sim_core::{Distribution, SimDuration, SimTime};
 use toml::Spanned;
 
 use super::raw::{
-    RawBreaker, RawCapacity, RawDistribution, RawDuration, RawFallback, RawFault, RawFile, RawLoad,
-    RawService, RawStep, RawWait,
+    RawBreaker, RawCapacity, RawDistribution, RawDuration, RawFallback, RawFault, RawFile,
+    RawHypothesis, RawLoad, RawProbe, RawService, RawStep, RawVariant, RawWait,
 };
 use crate::diagnostic::Diagnostic;
 
@@ -30,6 +31,8 @@ const STATUS_HANDLER_ERROR: u16 = 500;
 pub struct Built {
     pub scenario: Scenario,
     pub description: Option<String>,
+    /// Applied by `variants`, which rewrites the document once per variant.
+    pub variants: Vec<RawVariant>,
 }
 
 pub fn build(raw: RawFile) -> Result<Built, Vec<Diagnostic>> {
@@ -129,7 +132,11 @@ impl Checker {
             .iter()
             .enumerate()
             .filter_map(|(index, fault)| self.fault(index, fault, &names))
-            .collect();
+            .collect::<Vec<_>>();
+        let hypothesis = raw
+            .hypothesis
+            .as_ref()
+            .and_then(|hypothesis| self.hypothesis(hypothesis, &names, &faults, duration));
         let load = load?;
         let scenario = Scenario {
             name,
@@ -140,6 +147,7 @@ impl Checker {
             services,
             breakers,
             faults,
+            hypothesis,
         };
         if self.errors.is_empty() {
             self.no_call_cycles(&scenario, &raw.services);
@@ -147,6 +155,7 @@ impl Checker {
         Some(Built {
             scenario,
             description: header.description,
+            variants: raw.variants,
         })
     }
 
@@ -252,6 +261,10 @@ impl Checker {
             (Some(work), None) => {
                 for (key, present) in [
                     ("timeout", step.timeout.as_ref().map(Spanned::span)),
+                    (
+                        "connect_timeout",
+                        step.connect_timeout.as_ref().map(Spanned::span),
+                    ),
                     ("breaker", step.breaker.as_ref().map(Spanned::span)),
                     ("fallback", step.fallback.as_ref().map(Spanned::span)),
                 ] {
@@ -271,19 +284,11 @@ impl Checker {
                     .timeout
                     .as_ref()
                     .map(|timeout| self.duration_in(timeout, &format!("{path}.timeout"), true));
+                let connect_timeout = step.connect_timeout.as_ref().map(|timeout| {
+                    self.duration_in(timeout, &format!("{path}.connect_timeout"), true)
+                });
                 let breaker = step.breaker.as_ref().and_then(|breaker| {
-                    let found = names.breakers.iter().position(|name| name == breaker.get_ref());
-                    if found.is_none() {
-                        let hint = did_you_mean(breaker.get_ref(), names.breakers.iter().map(String::as_str));
-                        self.error(
-                            breaker.span(),
-                            format!(
-                                "{path}.breaker: no breaker named \"{}\" is defined under [breakers]{hint}",
-                                breaker.get_ref()
-                            ),
-                        );
-                    }
-                    found.map(|index| BreakerId(index as u32))
+                    self.breaker_ref(breaker, names, &format!("{path}.breaker"))
                 });
                 let fallback = match step.fallback.as_ref().map(Spanned::get_ref) {
                     None | Some(RawFallback::Error) => Fallback::Fail {
@@ -298,6 +303,7 @@ impl Checker {
                 Some(Step::Call(Call {
                     target: target?,
                     timeout,
+                    connect_timeout,
                     breaker,
                     fallback,
                 }))
@@ -380,16 +386,53 @@ impl Checker {
 
     fn fault(&mut self, index: usize, fault: &RawFault, names: &Names) -> Option<Fault> {
         let path = format!("faults[{index}]");
-        if fault.kind.get_ref() != "hang" {
-            self.error(
-                fault.kind.span(),
-                format!(
-                    "{path}.kind: expected \"hang\", got \"{}\"",
-                    fault.kind.get_ref()
-                ),
-            );
-        }
-        let status = self.status(&fault.then_status, &format!("{path}.then_status"));
+        let kind = match fault.kind.get_ref().as_str() {
+            "hang" => {
+                let hold = match &fault.hold {
+                    Some(hold) => hold.get_ref().0,
+                    None => {
+                        self.error(
+                            fault.kind.span(),
+                            format!("{path}: a hang needs `for` (how long each request hangs)"),
+                        );
+                        SimDuration::ZERO
+                    }
+                };
+                let status = match &fault.then_status {
+                    Some(status) => self.status(status, &format!("{path}.then_status")),
+                    None => {
+                        self.error(fault.kind.span(), format!("{path}: a hang needs `then_status` (what it answers after hanging)"));
+                        STATUS_HANDLER_ERROR
+                    }
+                };
+                FaultKind::Hang { hold, status }
+            }
+            kind @ ("kill" | "blackhole") => {
+                for (key, span) in [
+                    ("for", fault.hold.as_ref().map(Spanned::span)),
+                    ("then_status", fault.then_status.as_ref().map(Spanned::span)),
+                ] {
+                    if let Some(span) = span {
+                        self.error(
+                            span,
+                            format!("{path}.{key}: applies to `hang` faults, not to `{kind}`"),
+                        );
+                    }
+                }
+                if kind == "kill" {
+                    FaultKind::Kill
+                } else {
+                    FaultKind::Blackhole
+                }
+            }
+            other => {
+                self.error(
+                    fault.kind.span(),
+                    format!("{path}.kind: expected \"hang\", \"kill\" or \"blackhole\", got \"{other}\""),
+                );
+                FaultKind::Kill
+            }
+        };
         let from = fault
             .from
             .as_ref()
@@ -409,16 +452,302 @@ impl Checker {
         let service = self.service_ref(&fault.target, names, &format!("{path}.target"))?;
         Some(Fault {
             service,
-            kind: FaultKind::Hang {
-                hold: fault.hold.get_ref().0,
-                status,
-            },
+            kind,
             from: SimTime::ZERO + from,
             until,
         })
     }
 
+    fn hypothesis(
+        &mut self,
+        raw: &RawHypothesis,
+        names: &Names,
+        faults: &[Fault],
+        duration: SimDuration,
+    ) -> Option<Hypothesis> {
+        let title = raw.title.get_ref().trim().to_string();
+        if title.is_empty() {
+            self.error(
+                raw.title.span(),
+                "hypothesis.title: expected a non-empty title",
+            );
+        }
+        let before_at = raw
+            .before_at
+            .as_ref()
+            .map_or(SimDuration::ZERO, |at| at.get_ref().0);
+        let last_fault = faults
+            .iter()
+            .map(|fault| fault.from)
+            .max()
+            .unwrap_or(SimTime::ZERO);
+        let after_at = match (&raw.after_at, &raw.pause_after) {
+            (Some(at), Some(pause)) => {
+                self.error(
+                    pause.span(),
+                    format!("hypothesis.pause_after: give either `after_at` ({}) or `pause_after`, not both", at.get_ref().0),
+                );
+                at.get_ref().0
+            }
+            (Some(at), None) => at.get_ref().0,
+            (None, pause) => {
+                let pause = pause
+                    .as_ref()
+                    .map_or(SimDuration::ZERO, |pause| pause.get_ref().0);
+                (last_fault + pause).since(SimTime::ZERO)
+            }
+        };
+        let after_span = raw
+            .after_at
+            .as_ref()
+            .or(raw.pause_after.as_ref())
+            .map_or(raw.title.span(), Spanned::span);
+        if after_at <= before_at {
+            self.error(
+                after_span.clone(),
+                format!("hypothesis: the after-check ({after_at}) must come after the before-check ({before_at})"),
+            );
+        }
+        if after_at > duration {
+            self.error(
+                after_span,
+                format!("hypothesis: the after-check ({after_at}) is past the end of the run ({duration})"),
+            );
+        }
+        if raw.probes.get_ref().is_empty() {
+            self.error(
+                raw.probes.span(),
+                "hypothesis.probes: expected at least one probe",
+            );
+        }
+        let probes = raw
+            .probes
+            .get_ref()
+            .iter()
+            .enumerate()
+            .filter_map(|(index, probe)| {
+                self.probe(&format!("hypothesis.probes[{index}]"), probe, names)
+            })
+            .collect();
+        Some(Hypothesis {
+            title,
+            before_at: SimTime::ZERO + before_at,
+            after_at: SimTime::ZERO + after_at,
+            probes,
+        })
+    }
+
+    fn probe(&mut self, path: &str, raw: &RawProbe, names: &Names) -> Option<Probe> {
+        let kind = raw.kind.get_ref().as_str();
+        let allowed: &[&str] = match kind {
+            "http" => &["target", "timeout"],
+            "success_rate" => &["window"],
+            "latency" => &["window", "percentile"],
+            "breaker" => &["breaker"],
+            other => {
+                self.error(
+                    raw.kind.span(),
+                    format!("{path}.kind: expected \"http\", \"success_rate\", \"latency\" or \"breaker\", got \"{other}\""),
+                );
+                return None;
+            }
+        };
+        for (key, span) in [
+            ("target", raw.target.as_ref().map(Spanned::span)),
+            ("timeout", raw.timeout.as_ref().map(Spanned::span)),
+            ("window", raw.window.as_ref().map(Spanned::span)),
+            ("percentile", raw.percentile.as_ref().map(Spanned::span)),
+            ("breaker", raw.breaker.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span {
+                if !allowed.contains(&key) {
+                    self.error(
+                        span,
+                        format!("{path}.{key}: does not apply to a `{kind}` probe"),
+                    );
+                }
+            }
+        }
+        let tolerance = &raw.tolerance;
+        let tolerance_path = format!("{path}.tolerance");
+        let probe_kind = match kind {
+            "http" => {
+                let Some(target) = &raw.target else {
+                    self.error(
+                        raw.kind.span(),
+                        format!("{path}: an http probe needs `target = \"service/endpoint\"`"),
+                    );
+                    return None;
+                };
+                let target = self.endpoint_ref(target, names, &format!("{path}.target"));
+                let statuses = self.status_tolerance(tolerance, &tolerance_path);
+                let timeout = raw
+                    .timeout
+                    .as_ref()
+                    .map(|t| self.duration_in(t, &format!("{path}.timeout"), true));
+                ProbeKind::Http {
+                    target: target?,
+                    statuses,
+                    timeout,
+                }
+            }
+            "success_rate" => {
+                let window = self.probe_window(raw, path)?;
+                let (min, max) = self.rate_tolerance(tolerance, &tolerance_path);
+                ProbeKind::SuccessRate { window, min, max }
+            }
+            "latency" => {
+                let window = self.probe_window(raw, path)?;
+                let percentile = match &raw.percentile {
+                    Some(p) if *p.get_ref() > 0.0 && *p.get_ref() <= 100.0 => *p.get_ref(),
+                    Some(p) => {
+                        self.error(
+                            p.span(),
+                            format!(
+                                "{path}.percentile: expected a number in (0, 100], got {}",
+                                p.get_ref()
+                            ),
+                        );
+                        return None;
+                    }
+                    None => {
+                        self.error(
+                            raw.kind.span(),
+                            format!("{path}: a latency probe needs `percentile`, e.g. 99"),
+                        );
+                        return None;
+                    }
+                };
+                let max = match tolerance
+                    .get_ref()
+                    .as_str()
+                    .map(super::duration::parse_duration)
+                {
+                    Some(Ok(max)) => max,
+                    Some(Err(message)) => {
+                        self.error(tolerance.span(), format!("{tolerance_path}: {message}"));
+                        return None;
+                    }
+                    None => {
+                        self.error(tolerance.span(), format!("{tolerance_path}: expected the highest latency allowed, e.g. \"500ms\""));
+                        return None;
+                    }
+                };
+                ProbeKind::Latency {
+                    window,
+                    quantile: percentile / 100.0,
+                    max,
+                }
+            }
+            _ => {
+                let Some(breaker) = &raw.breaker else {
+                    self.error(
+                        raw.kind.span(),
+                        format!("{path}: a breaker probe needs `breaker = \"name\"`"),
+                    );
+                    return None;
+                };
+                let id = self.breaker_ref(breaker, names, &format!("{path}.breaker"));
+                let state = match tolerance.get_ref().as_str() {
+                    Some("closed") => BreakerState::Closed,
+                    Some("open") => BreakerState::Open,
+                    Some("half_open") => BreakerState::HalfOpen,
+                    _ => {
+                        self.error(
+                            tolerance.span(),
+                            format!(
+                                "{tolerance_path}: expected \"closed\", \"open\" or \"half_open\""
+                            ),
+                        );
+                        return None;
+                    }
+                };
+                ProbeKind::BreakerState {
+                    breaker: id?,
+                    state,
+                }
+            }
+        };
+        let name = raw.name.get_ref().trim().to_string();
+        if name.is_empty() {
+            self.error(
+                raw.name.span(),
+                format!("{path}.name: expected a non-empty name"),
+            );
+        }
+        Some(Probe {
+            name,
+            kind: probe_kind,
+        })
+    }
+
+    fn probe_window(&mut self, raw: &RawProbe, path: &str) -> Option<SimDuration> {
+        match &raw.window {
+            Some(window) => Some(self.duration_in(window, &format!("{path}.window"), true)),
+            None => {
+                self.error(raw.kind.span(), format!("{path}: this probe needs `window`, the span it looks back over, e.g. \"10s\""));
+                None
+            }
+        }
+    }
+
+    /// Chaos Toolkit: an integer is the one status expected; a list, any of them.
+    fn status_tolerance(&mut self, raw: &Spanned<toml::Value>, path: &str) -> Vec<u16> {
+        let values: Vec<&toml::Value> = match raw.get_ref() {
+            toml::Value::Array(items) => items.iter().collect(),
+            single => vec![single],
+        };
+        let statuses: Vec<u16> = values
+            .iter()
+            .filter_map(|value| value.as_integer())
+            .filter(|status| (100..=599).contains(status))
+            .map(|status| status as u16)
+            .collect();
+        if statuses.is_empty() || statuses.len() != values.len() {
+            self.error(raw.span(), format!("{path}: expected an HTTP status (e.g. 200) or a list of them (e.g. [200, 204])"));
+        }
+        statuses
+    }
+
+    /// Chaos Toolkit: a list of two numbers is an inclusive range.
+    fn rate_tolerance(&mut self, raw: &Spanned<toml::Value>, path: &str) -> (f64, f64) {
+        let number = |value: &toml::Value| {
+            value
+                .as_float()
+                .or_else(|| value.as_integer().map(|i| i as f64))
+        };
+        if let toml::Value::Array(items) = raw.get_ref() {
+            if let [low, high] = items.as_slice() {
+                if let (Some(low), Some(high)) = (number(low), number(high)) {
+                    if (0.0..=1.0).contains(&low) && (0.0..=1.0).contains(&high) && low <= high {
+                        return (low, high);
+                    }
+                }
+            }
+        }
+        self.error(raw.span(), format!("{path}: expected a range of success rates [low, high] within [0, 1], e.g. [0.99, 1.0]"));
+        (0.0, 1.0)
+    }
+
     // --- references ---------------------------------------------------------------
+
+    fn breaker_ref(
+        &mut self,
+        raw: &Spanned<String>,
+        names: &Names,
+        path: &str,
+    ) -> Option<BreakerId> {
+        let name = raw.get_ref();
+        let found = names.breakers.iter().position(|known| known == name);
+        if found.is_none() {
+            let hint = did_you_mean(name, names.breakers.iter().map(String::as_str));
+            self.error(
+                raw.span(),
+                format!("{path}: no breaker named \"{name}\" is defined under [breakers]{hint}"),
+            );
+        }
+        found.map(|index| BreakerId(index as u32))
+    }
 
     fn service_ref(
         &mut self,

@@ -2,11 +2,14 @@
 
 mod build;
 pub mod duration;
+mod experiment;
+pub mod overrides;
 mod raw;
 
 use crate::diagnostic::{self, Diagnostic};
 
 pub use build::Built;
+pub use experiment::{experiment_from_str, load_experiment, Experiment, Variant};
 
 /// A scenario that could not be loaded, already rendered for a terminal.
 #[derive(Debug)]

@@ -27,6 +27,12 @@ pub struct RawFile {
     pub breakers: BTreeMap<String, RawBreaker>,
     #[serde(default)]
     pub faults: Vec<RawFault>,
+    #[serde(default)]
+    pub hypothesis: Option<RawHypothesis>,
+    /// Read here so that the file's shape is checked in one place; applied by
+    /// `variants.rs`, which rewrites the document per variant.
+    #[serde(default)]
+    pub variants: Vec<RawVariant>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,6 +93,8 @@ pub struct RawStep {
     #[serde(default)]
     pub timeout: Option<Spanned<RawDuration>>,
     #[serde(default)]
+    pub connect_timeout: Option<Spanned<RawDuration>>,
+    #[serde(default)]
     pub breaker: Option<Spanned<String>>,
     #[serde(default)]
     pub fallback: Option<Spanned<RawFallback>>,
@@ -138,13 +146,62 @@ pub struct RawBreaker {
 pub struct RawFault {
     pub target: Spanned<String>,
     pub kind: Spanned<String>,
-    #[serde(rename = "for")]
-    pub hold: Spanned<RawDuration>,
-    pub then_status: Spanned<i64>,
+    /// `hang` only.
+    #[serde(default, rename = "for")]
+    pub hold: Option<Spanned<RawDuration>>,
+    /// `hang` only.
+    #[serde(default)]
+    pub then_status: Option<Spanned<i64>>,
     #[serde(default)]
     pub from: Option<Spanned<RawDuration>>,
     #[serde(default)]
     pub until: Option<Spanned<RawDuration>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHypothesis {
+    pub title: Spanned<String>,
+    #[serde(default)]
+    pub before_at: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub after_at: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub pause_after: Option<Spanned<RawDuration>>,
+    pub probes: Spanned<Vec<RawProbe>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    pub name: Spanned<String>,
+    pub kind: Spanned<String>,
+    /// Its meaning depends on `kind`, as in Chaos Toolkit.
+    pub tolerance: Spanned<toml::Value>,
+    #[serde(default)]
+    pub target: Option<Spanned<String>>,
+    #[serde(default)]
+    pub timeout: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub window: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub percentile: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub breaker: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVariant {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Dotted path → new value.
+    #[serde(default)]
+    pub set: BTreeMap<String, Spanned<toml::Value>>,
+    /// Dotted paths to remove.
+    #[serde(default)]
+    pub unset: Vec<Spanned<String>>,
 }
 
 /// A duration string, parsed while deserializing so that a malformed one is reported

@@ -1,0 +1,158 @@
+//! Calls between services: connection faults, timeouts, the breaker, the fallback.
+
+use super::services::Unreachable;
+use super::{
+    Answer, Event, Job, JobKey, Parent, PendingCall, Simulation, STATUS_BAD_GATEWAY,
+    STATUS_GATEWAY_TIMEOUT, STATUS_UNAVAILABLE,
+};
+use crate::breaker::Ticket;
+use crate::spec::{Call, Fallback, Step};
+
+#[derive(Clone, Copy, Debug)]
+enum CallFailure {
+    Answered(u16),
+    TimedOut,
+    ConnectTimedOut,
+    Refused,
+    BreakerRejected,
+}
+
+impl CallFailure {
+    fn propagated_status(self) -> u16 {
+        match self {
+            CallFailure::Answered(status) => status,
+            CallFailure::TimedOut | CallFailure::ConnectTimedOut => STATUS_GATEWAY_TIMEOUT,
+            CallFailure::Refused => STATUS_BAD_GATEWAY,
+            CallFailure::BreakerRejected => STATUS_UNAVAILABLE,
+        }
+    }
+}
+
+impl<'a> Simulation<'a> {
+    pub(super) fn start_call(&mut self, key: JobKey, call: &Call) {
+        let now = self.now();
+        let ticket = match call.breaker {
+            Some(breaker) => match self.breakers[breaker.0 as usize].allow(now) {
+                Ok(ticket) => Some(ticket),
+                Err(_) => {
+                    self.call_failed(key, call, CallFailure::BreakerRejected);
+                    return;
+                }
+            },
+            None => None,
+        };
+        let unreachable = self.connection_fault(call.target.service);
+        if unreachable == Some(Unreachable::Refused) {
+            self.record_breaker(call, ticket, false);
+            self.call_failed(key, call, CallFailure::Refused);
+            return;
+        }
+        let job = &mut self.jobs[key];
+        job.epoch += 1;
+        let epoch = job.epoch;
+        let connecting = unreachable == Some(Unreachable::Blackholed);
+        // Against a blackhole the connect timeout (if shorter) decides; otherwise the
+        // connection is made at once and only the call timeout runs.
+        let deadline = match (connecting, call.connect_timeout, call.timeout) {
+            (true, Some(connect), Some(total)) => Some((connect.min(total), connect <= total)),
+            (true, Some(connect), None) => Some((connect, true)),
+            (_, _, Some(total)) => Some((total, false)),
+            (_, _, None) => None,
+        };
+        let timer = deadline.map(|(after, connect_expired)| {
+            self.queue.schedule_cancellable(
+                now + after,
+                Event::CallTimeout {
+                    job: key,
+                    epoch,
+                    connecting: connect_expired,
+                },
+            )
+        });
+        self.jobs[key].call = Some(PendingCall {
+            epoch,
+            timer,
+            ticket,
+        });
+        if !connecting {
+            let child = self
+                .jobs
+                .insert(Job::new(call.target, Parent::Call { job: key, epoch }));
+            self.queue.schedule(now, Event::Arrive(child));
+        }
+    }
+
+    /// Takes the job's pending call if `epoch` names it; `None` means the answer or
+    /// timeout is stale.
+    fn take_call(&mut self, key: JobKey, epoch: u32) -> Option<PendingCall> {
+        let job = self.jobs.get_mut(key)?;
+        match job.call {
+            Some(pending) if pending.epoch == epoch => job.call.take(),
+            _ => None,
+        }
+    }
+
+    fn current_call(&self, key: JobKey) -> &'a Call {
+        let scenario = self.scenario;
+        let job = &self.jobs[key];
+        match &scenario.endpoint(job.endpoint).steps[job.step as usize] {
+            Step::Call(call) => call,
+            Step::Work(_) => unreachable!("a call outcome arrived while the job was working"),
+        }
+    }
+
+    fn record_breaker(&mut self, call: &Call, ticket: Option<Ticket>, success: bool) {
+        if let (Some(breaker), Some(ticket)) = (call.breaker, ticket) {
+            let now = self.now();
+            self.breakers[breaker.0 as usize].record(now, ticket, success);
+        }
+    }
+
+    /// Returns whether the caller was still waiting for this answer.
+    pub(super) fn call_answered(&mut self, key: JobKey, epoch: u32, answer: Answer) -> bool {
+        let Some(pending) = self.take_call(key, epoch) else {
+            return false;
+        };
+        if let Some(timer) = pending.timer {
+            self.queue.cancel(timer);
+        }
+        let call = self.current_call(key);
+        self.record_breaker(call, pending.ticket, answer.is_success());
+        if answer.is_success() {
+            let job = &mut self.jobs[key];
+            job.degraded |= answer.degraded;
+            job.step += 1;
+            self.advance(key);
+        } else {
+            self.call_failed(key, call, CallFailure::Answered(answer.status));
+        }
+        true
+    }
+
+    pub(super) fn call_timed_out(&mut self, key: JobKey, epoch: u32, connecting: bool) {
+        let Some(pending) = self.take_call(key, epoch) else {
+            return;
+        };
+        let call = self.current_call(key);
+        self.record_breaker(call, pending.ticket, false);
+        let failure = if connecting {
+            CallFailure::ConnectTimedOut
+        } else {
+            CallFailure::TimedOut
+        };
+        self.call_failed(key, call, failure);
+    }
+
+    fn call_failed(&mut self, key: JobKey, call: &Call, failure: CallFailure) {
+        match call.fallback {
+            Fallback::Degraded => {
+                let job = &mut self.jobs[key];
+                job.degraded = true;
+                job.step += 1;
+                self.advance(key);
+            }
+            Fallback::Fail { status } => self.finish(key, Answer::error(status)),
+            Fallback::Propagate => self.finish(key, Answer::error(failure.propagated_status())),
+        }
+    }
+}

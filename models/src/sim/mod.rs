@@ -1,0 +1,382 @@
+//! The simulation of one scenario: a closed set of events, one dispatch `match`, and
+//! handlers that move requests through services.
+//!
+//! A request to an endpoint becomes a *job* on that endpoint's service. A job waits
+//! for a worker (FIFO), then runs its steps while holding the worker; a `call` step
+//! creates a child job downstream and waits for its answer, a timeout, or both. A
+//! timed-out child keeps running: its answer arrives later and is thrown away
+//! (counted as `abandoned`), which is how wasted work builds queues in a cascade.
+//!
+//! Submodules by job: `users` (the closed-loop load), `services` (pools, queues,
+//! steps, faults), `calls` (timeouts, breakers, fallbacks), `probes` (the
+//! steady-state hypothesis), `timeline` (per-window sampling), `summary` (the report).
+
+mod calls;
+mod probes;
+mod services;
+mod summary;
+mod timeline;
+mod users;
+
+use std::collections::VecDeque;
+
+use sim_core::{EventQueue, LatencyHistogram, RngStream, SimDuration, SimTime, TimerId};
+use slotmap::{new_key_type, SlotMap};
+
+use crate::breaker::{ConsecutiveBreaker, ConsecutiveSettings, Ticket};
+use crate::limits::{EVENTS_AT_ONE_INSTANT_MAX, EVENTS_MAX};
+use crate::report::RunReport;
+use crate::spec::{EndpointRef, Scenario, ServiceId};
+
+use probes::ProbeRunner;
+use services::ServiceState;
+use timeline::TimelineRecorder;
+use users::{User, UserStats};
+
+new_key_type! { struct JobKey; }
+
+/// Status answered by a full queue, and for open breakers under `Propagate`.
+const STATUS_UNAVAILABLE: u16 = 503;
+/// Status passed on for a refused connection under `Propagate`.
+const STATUS_BAD_GATEWAY: u16 = 502;
+/// Status passed on for a timed-out call under `Propagate`.
+const STATUS_GATEWAY_TIMEOUT: u16 = 504;
+/// What a client records when it cannot connect at all (Locust's convention).
+const STATUS_NO_CONNECTION: u16 = 0;
+
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    UserIssue {
+        user: u32,
+    },
+    UserTimeout {
+        user: u32,
+        seq: u32,
+    },
+    Arrive(JobKey),
+    WorkDone(JobKey),
+    HangDone {
+        job: JobKey,
+        status: u16,
+    },
+    CallTimeout {
+        job: JobKey,
+        epoch: u32,
+        connecting: bool,
+    },
+    WindowEnd,
+    ProbePhase {
+        after: bool,
+    },
+    ProbeTimeout {
+        seq: u32,
+    },
+}
+
+/// Work that happens at the current instant, right after the event that caused it.
+/// Kept on a FIFO agenda instead of done by direct calls, so that a long queue of
+/// jobs finishing one after another, or a deep call chain answering upward, never
+/// grows the stack.
+#[derive(Clone, Copy, Debug)]
+enum Immediate {
+    /// The job has a worker: run its first step (or its fault).
+    Begin(JobKey),
+    Deliver {
+        parent: Parent,
+        answer: Answer,
+        from: ServiceId,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Parent {
+    User { user: u32, seq: u32 },
+    Call { job: JobKey, epoch: u32 },
+    Probe { seq: u32 },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PendingCall {
+    epoch: u32,
+    timer: Option<TimerId>,
+    ticket: Option<Ticket>,
+}
+
+#[derive(Clone, Debug)]
+struct Job {
+    endpoint: EndpointRef,
+    parent: Parent,
+    step: u32,
+    degraded: bool,
+    epoch: u32,
+    call: Option<PendingCall>,
+}
+
+impl Job {
+    fn new(endpoint: EndpointRef, parent: Parent) -> Self {
+        Job {
+            endpoint,
+            parent,
+            step: 0,
+            degraded: false,
+            epoch: 0,
+            call: None,
+        }
+    }
+}
+
+/// An HTTP-ish answer travelling up the call chain.
+#[derive(Clone, Copy, Debug)]
+struct Answer {
+    status: u16,
+    degraded: bool,
+    /// Turned away by a full queue before any work was done.
+    rejected: bool,
+}
+
+impl Answer {
+    fn ok(degraded: bool) -> Self {
+        Answer {
+            status: 200,
+            degraded,
+            rejected: false,
+        }
+    }
+    fn error(status: u16) -> Self {
+        Answer {
+            status,
+            degraded: false,
+            rejected: false,
+        }
+    }
+    fn rejected() -> Self {
+        Answer {
+            status: STATUS_UNAVAILABLE,
+            degraded: false,
+            rejected: true,
+        }
+    }
+    fn is_success(self) -> bool {
+        (200..400).contains(&self.status)
+    }
+}
+
+/// One finished user request, for observers that want every request (traces).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// Numbered in the order requests were issued, from 1.
+    pub id: u64,
+    pub user: u32,
+    pub issued: SimTime,
+    pub ended: SimTime,
+    /// `ok`, `degraded`, `error`, `rejected` or `timed_out`.
+    pub outcome: &'static str,
+    /// The HTTP status the user saw; 0 for no answer (timed out, no connection).
+    pub status: u16,
+}
+
+/// Sees each request as it ends. The simulation does no I/O itself; the CLI's trace
+/// writer is an observer.
+pub trait Observer {
+    fn request_ended(&mut self, record: &RequestRecord);
+}
+
+struct NoObserver;
+impl Observer for NoObserver {
+    fn request_ended(&mut self, _: &RequestRecord) {}
+}
+
+pub struct Simulation<'a> {
+    scenario: &'a Scenario,
+    horizon: SimTime,
+    queue: EventQueue<Event>,
+    agenda: VecDeque<Immediate>,
+    jobs: SlotMap<JobKey, Job>,
+    users: Vec<User>,
+    services: Vec<ServiceState>,
+    breakers: Vec<ConsecutiveBreaker>,
+    /// `[service][endpoint][step]`: one stream per work step, so that changing one
+    /// step's distribution leaves every other step's draws where they were.
+    work_rngs: Vec<Vec<Vec<RngStream>>>,
+    faults_by_service: Vec<Vec<usize>>,
+    stats: UserStats,
+    /// Every completed user request, failures included (as Locust counts them).
+    latency: LatencyHistogram,
+    timeline: TimelineRecorder,
+    probes: Option<ProbeRunner>,
+    observer: &'a mut dyn Observer,
+    stopped_early: Option<String>,
+}
+
+/// Runs `scenario` with its own seed to the end of its duration.
+pub fn simulate(scenario: &Scenario) -> RunReport {
+    simulate_observed(scenario, &mut NoObserver)
+}
+
+/// As [`simulate`], telling `observer` about every request as it ends.
+pub fn simulate_observed(scenario: &Scenario, observer: &mut dyn Observer) -> RunReport {
+    let mut simulation = Simulation::new(scenario, observer);
+    simulation.run();
+    simulation.report()
+}
+
+impl<'a> Simulation<'a> {
+    fn new(scenario: &'a Scenario, observer: &'a mut dyn Observer) -> Self {
+        let seed = scenario.seed;
+        let horizon = SimTime::ZERO + scenario.duration;
+        let mut queue = EventQueue::new();
+        let users = users::spawn(scenario, &mut queue, horizon);
+        let work_rngs = scenario
+            .services
+            .iter()
+            .map(|service| {
+                service
+                    .endpoints
+                    .iter()
+                    .map(|endpoint| {
+                        (0..endpoint.steps.len())
+                            .map(|step| {
+                                let name =
+                                    format!("work/{}/{}/{step}", service.name, endpoint.name);
+                                RngStream::new(seed, &name)
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut faults_by_service = vec![Vec::new(); scenario.services.len()];
+        for (index, fault) in scenario.faults.iter().enumerate() {
+            faults_by_service[fault.service.0 as usize].push(index);
+        }
+        let breakers = scenario
+            .breakers
+            .iter()
+            .map(|spec| {
+                ConsecutiveBreaker::new(
+                    ConsecutiveSettings {
+                        failures: spec.failures,
+                        open_for: spec.open_for,
+                        max_requests: spec.half_open_calls,
+                        interval: spec.interval,
+                    },
+                    SimTime::ZERO,
+                )
+            })
+            .collect();
+        let timeline = TimelineRecorder::new(scenario, &mut queue);
+        let probes = scenario
+            .hypothesis
+            .as_ref()
+            .map(|hypothesis| ProbeRunner::new(scenario, hypothesis, &mut queue));
+        Simulation {
+            scenario,
+            horizon,
+            queue,
+            agenda: VecDeque::new(),
+            jobs: SlotMap::with_key(),
+            users,
+            services: (0..scenario.services.len())
+                .map(|_| ServiceState::default())
+                .collect(),
+            breakers,
+            work_rngs,
+            faults_by_service,
+            stats: UserStats::default(),
+            latency: LatencyHistogram::new(),
+            timeline,
+            probes,
+            observer,
+            stopped_early: None,
+        }
+    }
+
+    fn run(&mut self) {
+        let mut instant = SimTime::ZERO;
+        let mut events_at_instant = 0u64;
+        while let Some((now, event)) = self.queue.pop_until(self.horizon) {
+            if now == instant {
+                events_at_instant += 1;
+            } else {
+                instant = now;
+                events_at_instant = 1;
+            }
+            if events_at_instant > EVENTS_AT_ONE_INSTANT_MAX {
+                self.stopped_early = Some(format!(
+                    "stopped at {now}: {EVENTS_AT_ONE_INSTANT_MAX} events without time moving on (users with zero think time calling endpoints with zero work?)"
+                ));
+                break;
+            }
+            if self.queue.events_delivered() > EVENTS_MAX {
+                self.stopped_early = Some(format!(
+                    "stopped at {now} after {EVENTS_MAX} events (the event budget)"
+                ));
+                break;
+            }
+            self.dispatch(event);
+            while let Some(immediate) = self.agenda.pop_front() {
+                match immediate {
+                    Immediate::Begin(job) => self.begin(job),
+                    Immediate::Deliver {
+                        parent,
+                        answer,
+                        from,
+                    } => self.deliver(parent, answer, from),
+                }
+            }
+        }
+        let end = self.end_time();
+        self.close_last_window(end);
+        self.finish_probes();
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        match event {
+            Event::UserIssue { user } => self.user_issue(user),
+            Event::UserTimeout { user, seq } => self.user_timeout(user, seq),
+            Event::Arrive(job) => self.arrive(job),
+            Event::WorkDone(job) => {
+                self.jobs[job].step += 1;
+                self.advance(job);
+            }
+            Event::HangDone { job, status } => self.finish(job, Answer::error(status)),
+            Event::CallTimeout {
+                job,
+                epoch,
+                connecting,
+            } => self.call_timed_out(job, epoch, connecting),
+            Event::WindowEnd => self.close_window(),
+            Event::ProbePhase { after } => self.start_probe_phase(after),
+            Event::ProbeTimeout { seq } => self.probe_timed_out(seq),
+        }
+    }
+
+    fn now(&self) -> SimTime {
+        self.queue.now()
+    }
+
+    /// The end of the run: its horizon, or where it stopped early.
+    fn end_time(&self) -> SimTime {
+        match self.stopped_early {
+            Some(_) => self.queue.now(),
+            None => self.horizon,
+        }
+    }
+
+    /// Sends the answer of a finished (or rejected) job to whoever waits for it.
+    fn deliver(&mut self, parent: Parent, answer: Answer, from: ServiceId) {
+        let heard = match parent {
+            Parent::User { user, seq } => self.user_answered(user, seq, answer),
+            Parent::Call { job, epoch } => self.call_answered(job, epoch, answer),
+            Parent::Probe { seq } => self.probe_answered(seq, answer),
+        };
+        if !heard {
+            self.services[from.0 as usize].abandoned += 1;
+        }
+    }
+}
+
+/// A duration that is a share of a window, for time averages.
+fn per_window(area_ns: u128, width: SimDuration) -> f64 {
+    area_ns as f64 / width.as_nanos().max(1) as f64
+}

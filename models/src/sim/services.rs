@@ -1,0 +1,156 @@
+//! Services: worker pools with a FIFO queue, endpoints as steps, and the faults that
+//! act on a service.
+
+use std::collections::VecDeque;
+
+use sim_core::SimTime;
+
+use super::{Answer, Event, Immediate, JobKey, Simulation};
+use crate::spec::{EndpointRef, FaultKind, ServiceId, Step};
+
+#[derive(Default)]
+pub(super) struct ServiceState {
+    pub(super) busy: u64,
+    pub(super) queue: VecDeque<JobKey>,
+    pub(super) arrivals: u64,
+    pub(super) rejected: u64,
+    pub(super) completed: u64,
+    pub(super) abandoned: u64,
+    pub(super) busy_max: u64,
+    pub(super) queue_max: u64,
+    /// Integrals over time of busy workers and queue length, for time averages.
+    pub(super) busy_area_ns: u128,
+    pub(super) queue_area_ns: u128,
+    last_change: SimTime,
+}
+
+impl ServiceState {
+    /// Brings the time integrals up to `now`; call before every change of `busy` or
+    /// of the queue's length.
+    pub(super) fn account_until(&mut self, now: SimTime) {
+        let elapsed = u128::from(now.since(self.last_change).as_nanos());
+        self.busy_area_ns += u128::from(self.busy) * elapsed;
+        self.queue_area_ns += self.queue.len() as u128 * elapsed;
+        self.last_change = now;
+    }
+}
+
+/// Why a connection to a service cannot be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Unreachable {
+    Refused,
+    Blackholed,
+}
+
+impl Simulation<'_> {
+    /// The fault, if any, that stops connections to `service` now.
+    pub(super) fn connection_fault(&self, service: ServiceId) -> Option<Unreachable> {
+        let now = self.now();
+        self.faults_by_service[service.0 as usize]
+            .iter()
+            .map(|&index| &self.scenario.faults[index])
+            .filter(|fault| fault.active_at(now))
+            .find_map(|fault| match fault.kind {
+                FaultKind::Kill => Some(Unreachable::Refused),
+                FaultKind::Blackhole => Some(Unreachable::Blackholed),
+                FaultKind::Hang { .. } => None,
+            })
+    }
+
+    pub(super) fn arrive(&mut self, key: JobKey) {
+        let now = self.now();
+        let service_id = self.jobs[key].endpoint.service;
+        let spec = self.scenario.service(service_id);
+        let state = &mut self.services[service_id.0 as usize];
+        state.arrivals += 1;
+        if spec.workers.admits(state.busy) {
+            self.start(key);
+        } else if spec.queue.admits(state.queue.len() as u64) {
+            state.account_until(now);
+            state.queue.push_back(key);
+            state.queue_max = state.queue_max.max(state.queue.len() as u64);
+        } else {
+            state.rejected += 1;
+            let job = self.jobs.remove(key).expect("arriving job exists");
+            self.agenda.push_back(Immediate::Deliver {
+                parent: job.parent,
+                answer: Answer::rejected(),
+                from: service_id,
+            });
+        }
+    }
+
+    /// Gives the job a worker; its first step runs from the agenda.
+    fn start(&mut self, key: JobKey) {
+        let now = self.now();
+        let service_id = self.jobs[key].endpoint.service;
+        let state = &mut self.services[service_id.0 as usize];
+        state.account_until(now);
+        state.busy += 1;
+        state.busy_max = state.busy_max.max(state.busy);
+        self.agenda.push_back(Immediate::Begin(key));
+    }
+
+    /// A hang fault active when the handler starts takes the place of its steps.
+    pub(super) fn begin(&mut self, key: JobKey) {
+        let now = self.now();
+        let service_id = self.jobs[key].endpoint.service;
+        let hang = self.faults_by_service[service_id.0 as usize]
+            .iter()
+            .map(|&index| &self.scenario.faults[index])
+            .filter(|fault| fault.active_at(now))
+            .find_map(|fault| match fault.kind {
+                FaultKind::Hang { hold, status } => Some((hold, status)),
+                FaultKind::Kill | FaultKind::Blackhole => None,
+            });
+        match hang {
+            Some((hold, status)) => {
+                self.queue
+                    .schedule(now + hold, Event::HangDone { job: key, status });
+            }
+            None => self.advance(key),
+        }
+    }
+
+    /// Runs the job's current step, or answers if there is none left.
+    pub(super) fn advance(&mut self, key: JobKey) {
+        let now = self.now();
+        let scenario = self.scenario;
+        let job = &self.jobs[key];
+        let endpoint = scenario.endpoint(job.endpoint);
+        match endpoint.steps.get(job.step as usize) {
+            None => {
+                let answer = Answer::ok(job.degraded);
+                self.finish(key, answer);
+            }
+            Some(Step::Work(distribution)) => {
+                let EndpointRef { service, endpoint } = job.endpoint;
+                let rng =
+                    &mut self.work_rngs[service.0 as usize][endpoint as usize][job.step as usize];
+                let duration = distribution.sample(rng);
+                self.queue.schedule(now + duration, Event::WorkDone(key));
+            }
+            Some(Step::Call(call)) => self.start_call(key, call),
+        }
+    }
+
+    /// The handler is done: free the worker for the next in line, send the answer.
+    pub(super) fn finish(&mut self, key: JobKey, answer: Answer) {
+        let now = self.now();
+        let job = self.jobs.remove(key).expect("finishing job exists");
+        debug_assert!(job.call.is_none(), "a job finished with a call in flight");
+        let service_id = job.endpoint.service;
+        let state = &mut self.services[service_id.0 as usize];
+        state.completed += 1;
+        state.account_until(now);
+        state.busy -= 1;
+        if let Some(next) = state.queue.pop_front() {
+            self.start(next);
+        }
+        self.agenda.push_back(Immediate::Deliver {
+            parent: job.parent,
+            answer,
+            from: service_id,
+        });
+    }
+}
