@@ -177,15 +177,17 @@ impl Checker {
                 format!("load.spawn_rate: expected users per second above 0, got {spawn_rate}"),
             );
         }
-        let wait = match load.wait.get_ref() {
-            RawWait::Constant(wait) => Distribution::Constant(wait.0),
-            RawWait::Between([low, high]) => match Distribution::uniform(low.0, high.0) {
-                Ok(wait) => wait,
-                Err(message) => {
-                    self.error(load.wait.span(), format!("load.wait.between: {message}"));
-                    Distribution::Constant(low.0)
+        let wait = match &load.wait {
+            RawWait::Constant(wait) => Distribution::Constant(wait.get_ref().0),
+            RawWait::Between([low, high]) => {
+                match Distribution::uniform(low.get_ref().0, high.get_ref().0) {
+                    Ok(wait) => wait,
+                    Err(message) => {
+                        self.error(high.span(), format!("load.wait.between: {message}"));
+                        Distribution::Constant(low.get_ref().0)
+                    }
                 }
-            },
+            }
         };
         let target = self.endpoint_ref(&load.target, names, "load.target");
         let timeout = load
@@ -296,9 +298,16 @@ impl Checker {
                     },
                     Some(RawFallback::Propagate) => Fallback::Propagate,
                     Some(RawFallback::Degraded) => Fallback::Degraded,
-                    Some(RawFallback::Status(status)) => Fallback::Fail {
-                        status: self.status(status, &format!("{path}.fallback.status")),
-                    },
+                    Some(RawFallback::Status(status)) => {
+                        let span = step
+                            .fallback
+                            .as_ref()
+                            .map(Spanned::span)
+                            .unwrap_or_default();
+                        Fallback::Fail {
+                            status: self.status_at(*status, span, &format!("{path}.fallback")),
+                        }
+                    }
                 };
                 Some(Step::Call(Call {
                     target: target?,
@@ -311,18 +320,28 @@ impl Checker {
         }
     }
 
-    fn distribution(&mut self, path: &str, raw: &Spanned<RawDistribution>) -> Option<Distribution> {
-        let result = match raw.get_ref() {
-            RawDistribution::Constant(value) => Ok(Distribution::Constant(value.0)),
-            RawDistribution::Uniform([low, high]) => Distribution::uniform(low.0, high.0),
-            RawDistribution::Exponential(mean) => Distribution::exponential(mean.0),
-            RawDistribution::Normal { mean, std_dev } => {
-                Ok(Distribution::normal(mean.0, std_dev.0))
+    /// A bad distribution is reported at its last parameter, the one that usually
+    /// has to change.
+    fn distribution(&mut self, path: &str, raw: &RawDistribution) -> Option<Distribution> {
+        let d = |value: &Spanned<RawDuration>| value.get_ref().0;
+        let (result, span) = match raw {
+            RawDistribution::Constant(value) => {
+                (Ok(Distribution::Constant(d(value))), value.span())
             }
-            RawDistribution::Lognormal { median, p99 } => Distribution::lognormal(median.0, p99.0),
+            RawDistribution::Uniform([low, high]) => {
+                (Distribution::uniform(d(low), d(high)), high.span())
+            }
+            RawDistribution::Exponential(mean) => (Distribution::exponential(d(mean)), mean.span()),
+            RawDistribution::Normal { mean, std_dev } => (
+                Ok(Distribution::normal(d(mean), d(std_dev))),
+                std_dev.span(),
+            ),
+            RawDistribution::Lognormal { median, p99 } => {
+                (Distribution::lognormal(d(median), d(p99)), p99.span())
+            }
         };
         result
-            .map_err(|message| self.error(raw.span(), format!("{path}: {message}")))
+            .map_err(|message| self.error(span, format!("{path}: {message}")))
             .ok()
     }
 
@@ -883,10 +902,13 @@ impl Checker {
     }
 
     fn status(&mut self, raw: &Spanned<i64>, path: &str) -> u16 {
-        let value = *raw.get_ref();
+        self.status_at(*raw.get_ref(), raw.span(), path)
+    }
+
+    fn status_at(&mut self, value: i64, span: Range<usize>, path: &str) -> u16 {
         if !(100..=599).contains(&value) {
             self.error(
-                raw.span(),
+                span,
                 format!("{path}: expected an HTTP status from 100 to 599, got {value}"),
             );
             return STATUS_HANDLER_ERROR;

@@ -134,7 +134,10 @@ fn build_variant(
         })?;
     }
     let mut scenario = rebuild(&document)
-        .map_err(|message| at(raw.name.span(), format!("variant \"{name}\": {message}")))?
+        .map_err(|message| {
+            let span = culprit(raw, &message).unwrap_or_else(|| raw.name.span());
+            at(span, format!("variant \"{name}\": {message}"))
+        })?
         .scenario;
     scenario.seed = base.seed;
     scenario.name = name.clone();
@@ -142,6 +145,22 @@ fn build_variant(
         name,
         description: raw.description.clone(),
         scenario,
+    })
+}
+
+/// The `set` entry a message is most likely about: the one whose last key the
+/// message names.
+fn culprit(raw: &RawVariant, message: &str) -> Option<std::ops::Range<usize>> {
+    raw.set.iter().find_map(|(path, value)| {
+        let last = path
+            .rsplit('.')
+            .next()?
+            .split('[')
+            .next()?
+            .trim_matches('"');
+        let named =
+            message.contains(&format!("`{last}`")) || message.contains(&format!(".{last}:"));
+        named.then(|| value.span())
     })
 }
 

@@ -54,7 +54,9 @@ pub struct RawLoad {
     pub kind: Spanned<String>,
     pub users: Spanned<i64>,
     pub spawn_rate: Spanned<f64>,
-    pub wait: Spanned<RawWait>,
+    /// Not spanned: it may be an implicit table (`wait.between = [...]`), which
+    /// toml cannot span; its leaves are.
+    pub wait: RawWait,
     pub target: Spanned<String>,
     #[serde(default)]
     pub timeout: Option<Spanned<RawDuration>>,
@@ -63,8 +65,8 @@ pub struct RawLoad {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum RawWait {
-    Between([RawDuration; 2]),
-    Constant(RawDuration),
+    Between([Spanned<RawDuration>; 2]),
+    Constant(Spanned<RawDuration>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,8 +88,9 @@ pub struct RawEndpoint {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStep {
+    /// Not spanned, like `wait`: `[...steps.work.lognormal]` makes it implicit.
     #[serde(default)]
-    pub work: Option<Spanned<RawDistribution>>,
+    pub work: Option<RawDistribution>,
     #[serde(default)]
     pub call: Option<Spanned<String>>,
     #[serde(default)]
@@ -103,28 +106,53 @@ pub struct RawStep {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum RawDistribution {
-    Constant(RawDuration),
-    Uniform([RawDuration; 2]),
+    Constant(Spanned<RawDuration>),
+    Uniform([Spanned<RawDuration>; 2]),
     /// Given by its mean.
-    Exponential(RawDuration),
+    Exponential(Spanned<RawDuration>),
     Normal {
-        mean: RawDuration,
-        std_dev: RawDuration,
+        mean: Spanned<RawDuration>,
+        std_dev: Spanned<RawDuration>,
     },
     Lognormal {
-        median: RawDuration,
-        p99: RawDuration,
+        median: Spanned<RawDuration>,
+        p99: Spanned<RawDuration>,
     },
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
+/// `"error"` (answer 500, as a handler doing `http.Error(w, ..., 500)`),
+/// `"propagate"`, `"degraded"`, or a status to answer (`503`). A plain value, never
+/// a table, so that it always has a position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RawFallback {
-    /// Fail with 500, as a handler that does `http.Error(w, ..., 500)`.
     Error,
     Propagate,
     Degraded,
-    Status(Spanned<i64>),
+    Status(i64),
+}
+
+impl<'de> Deserialize<'de> for RawFallback {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FallbackVisitor;
+        impl Visitor<'_> for FallbackVisitor {
+            type Value = RawFallback;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("\"error\", \"propagate\", \"degraded\" or an HTTP status such as 503")
+            }
+            fn visit_i64<E: de::Error>(self, status: i64) -> Result<RawFallback, E> {
+                Ok(RawFallback::Status(status))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<RawFallback, E> {
+                match text {
+                    "error" => Ok(RawFallback::Error),
+                    "propagate" => Ok(RawFallback::Propagate),
+                    "degraded" => Ok(RawFallback::Degraded),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(text), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(FallbackVisitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -36,6 +36,9 @@ pub(super) struct ProbeRunner {
     journal: Vec<(SimTime, u8, JournalEntry)>,
     met_before: Option<bool>,
     met_after: Option<bool>,
+    /// When the verdict was reached; the journal stops there (faults still act in
+    /// the simulation, but they are no longer part of the experiment).
+    ended_at: Option<SimTime>,
     /// The after-check came due while the before-check was still waiting for a
     /// probe; as in Chaos Toolkit, it starts when the before-check is done.
     after_deferred: bool,
@@ -55,7 +58,7 @@ impl ProbeRunner {
         queue.schedule(hypothesis.before_at, Event::ProbePhase { after: false });
         queue.schedule(hypothesis.after_at, Event::ProbePhase { after: true });
         let horizon = SimTime::ZERO + scenario.duration;
-        let journal = scenario
+        let mut journal = scenario
             .faults
             .iter()
             .filter(|fault| fault.from <= horizon)
@@ -77,7 +80,18 @@ impl ProbeRunner {
                     entry(fault.from, "INFO", format!("Action: {action}{until}")),
                 )
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let last_fault = scenario
+            .faults
+            .iter()
+            .map(|fault| fault.from)
+            .filter(|&from| from <= horizon)
+            .max();
+        if let Some(last) = last_fault.filter(|&last| hypothesis.after_at > last) {
+            let pause = hypothesis.after_at.since(last);
+            let message = format!("Pausing after activity for {pause}...");
+            journal.push((last, ORDER_FAULT, entry(last, "INFO", message)));
+        }
         ProbeRunner {
             phase: None,
             seq: 0,
@@ -87,6 +101,7 @@ impl ProbeRunner {
             journal,
             met_before: None,
             met_after: None,
+            ended_at: None,
             after_deferred: false,
         }
     }
@@ -126,6 +141,16 @@ impl ProbeRunner {
             .filter(move |(end, _, _)| now.since(*end) <= window)
     }
 
+    fn end_experiment(&mut self, now: SimTime) {
+        let verdict = self.verdict();
+        self.log(
+            now,
+            "INFO",
+            format!("Experiment ended with status: {verdict}"),
+        );
+        self.ended_at = Some(now);
+    }
+
     fn verdict(&self) -> &'static str {
         match (self.met_before, self.met_after) {
             (Some(true), Some(true)) => "completed",
@@ -140,6 +165,16 @@ fn entry(at: SimTime, level: &'static str, message: String) -> JournalEntry {
         at_ms: round_to(at.as_millis_f64(), 3),
         level,
         message,
+    }
+}
+
+/// `7.3 ms`, `10.001 s`: a measured time, rounded for a log line.
+fn readable(duration: SimDuration) -> String {
+    let ms = duration.as_millis_f64();
+    if ms < 1000.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{:.3} s", ms / 1000.0)
     }
 }
 
@@ -340,6 +375,10 @@ impl Simulation<'_> {
         runner.phase = None;
         if after {
             runner.met_after = Some(met);
+            runner.end_experiment(now);
+        } else if !met {
+            runner.met_before = Some(false);
+            runner.end_experiment(now);
         } else {
             runner.met_before = Some(met);
             if std::mem::take(&mut runner.after_deferred) && met {
@@ -364,7 +403,7 @@ impl Simulation<'_> {
         let ProbeKind::Http { statuses, .. } = &hypothesis.probes[phase.next_probe].kind else {
             unreachable!("an HTTP answer for a probe that is not HTTP");
         };
-        let took = self.now().since(pending.sent);
+        let took = readable(self.now().since(pending.sent));
         let seen = match answer.status {
             STATUS_NO_CONNECTION => format!("no connection after {took}"),
             status if answer.degraded => format!("status {status} (degraded) after {took}"),
@@ -382,7 +421,7 @@ impl Simulation<'_> {
         let Some(pending) = runner.pending.take_if(|pending| pending.seq == seq) else {
             return;
         };
-        let took = self.now().since(pending.sent);
+        let took = readable(self.now().since(pending.sent));
         self.probe_result(Verdict {
             passed: false,
             seen: format!("no answer within the probe's timeout ({took})"),
@@ -405,25 +444,24 @@ impl Simulation<'_> {
             );
         }
         let runner = self.runner();
-        if runner.met_before == Some(true) && runner.met_after.is_none() {
-            runner.log(
-                now,
-                "ERROR",
-                "the run ended before the hypothesis was checked after the method".into(),
-            );
+        if runner.ended_at.is_some() {
+            return;
         }
-        let verdict = runner.verdict();
-        runner.log(
-            now,
-            "INFO",
-            format!("Experiment ended with status: {verdict}"),
-        );
+        let message = match runner.met_before {
+            Some(true) => "the run ended before the hypothesis was checked after the method",
+            _ => "the run ended before the hypothesis was checked before the method",
+        };
+        runner.log(now, "ERROR", message.into());
+        runner.end_experiment(now);
     }
 
     pub(super) fn hypothesis_report(&mut self) -> Option<HypothesisReport> {
         let title = self.scenario.hypothesis.as_ref()?.title.clone();
         let runner = self.probes.as_mut()?;
         let mut journal = std::mem::take(&mut runner.journal);
+        if let Some(ended_at) = runner.ended_at {
+            journal.retain(|&(at, order, _)| (at, order) <= (ended_at, ORDER_PROBE));
+        }
         journal.sort_by_key(|(at, order, _)| (*at, *order));
         Some(HypothesisReport {
             title,
