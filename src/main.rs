@@ -18,6 +18,8 @@ const EXIT_INPUT_ERROR: u8 = 2;
 const EXIT_DEVIATED: u8 = 3;
 /// The steady-state hypothesis did not even hold before the method.
 const EXIT_FAILED: u8 = 4;
+/// `validate`: some simulated value is outside its tolerance of the theory.
+const EXIT_VALIDATION_FAILED: u8 = 5;
 
 #[derive(Parser)]
 #[command(
@@ -66,6 +68,22 @@ enum Command {
         /// Scenario file (TOML).
         file: String,
     },
+    /// Check the simulator against queueing theory (Erlang B/C, Pollaczek-Khinchine,
+    /// mean-value analysis) and Little's law. Exit status 5 if a value is outside
+    /// its tolerance.
+    Validate {
+        /// Validation scenarios (default: every file in scenarios/validation/).
+        files: Vec<String>,
+        /// Independent runs per scenario, with seeds seed, seed+1, ...
+        #[arg(long, default_value_t = 10)]
+        replications: u32,
+        /// Customers per run, roughly (the horizon is set to reach it).
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: u64,
+        /// Threads (default: all cores); results do not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -108,6 +126,63 @@ fn main() -> ExitCode {
             force,
         }),
         Command::Check { file } => check(&file),
+        Command::Validate {
+            files,
+            replications,
+            customers,
+            jobs,
+        } => validate(files, replications, customers, jobs),
+    }
+}
+
+fn validate(
+    files: Vec<String>,
+    replications: u32,
+    customers: u64,
+    jobs: Option<usize>,
+) -> ExitCode {
+    let files = if files.is_empty() {
+        let dir = "scenarios/validation";
+        let mut found: Vec<String> = match std::fs::read_dir(dir) {
+            Ok(entries) => entries
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+                .map(|path| path.to_string_lossy().into_owned())
+                .collect(),
+            Err(error) => {
+                return input_error(&format!(
+                    "error: {dir}: {error} (run from the repository, or name the files)\n"
+                ))
+            }
+        };
+        found.sort();
+        found
+    } else {
+        files
+    };
+    if replications < 2 || customers == 0 {
+        return input_error(
+            "error: --replications must be at least 2 and --customers at least 1\n",
+        );
+    }
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let options = cascade::validate::Options {
+        replications,
+        customers,
+        jobs,
+    };
+    match cascade::validate::validate(&files, &options) {
+        Ok(validation) => {
+            if let Err(message) = output::print(&cascade::validate::render(&validation)) {
+                return output_error(&message);
+            }
+            if validation.all_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_VALIDATION_FAILED)
+            }
+        }
+        Err(message) => input_error(&format!("error: {message}\n")),
     }
 }
 

@@ -367,7 +367,7 @@ impl Observer for TraceWriter {
         let row = [
             self.variant.clone(),
             record.id.to_string(),
-            record.user.to_string(),
+            record.user.map_or(String::new(), |user| user.to_string()),
             ms(record.issued),
             ms(record.ended),
             latency.to_string(),

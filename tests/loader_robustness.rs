@@ -118,8 +118,13 @@ fn apply(text: &str, mutation: &Mutation) -> String {
 
 fn load_and_maybe_run(text: &str) {
     if let Ok(built) = scenario::load_str("mutant.toml", text) {
-        let small = built.scenario.load.users <= 200
-            && built.scenario.duration <= sim_core::SimDuration::from_secs(300);
+        let scenario = &built.scenario;
+        let seconds = scenario.duration.as_secs_f64();
+        let small = seconds <= 300.0
+            && match scenario.load.model {
+                models::spec::LoadModel::Closed { users, .. } => users <= 200,
+                models::spec::LoadModel::Open { rate } => rate * seconds <= 100_000.0,
+            };
         if small {
             let _ = models::simulate(&built.scenario);
         }

@@ -87,6 +87,27 @@ pub struct ServiceReport {
     /// Time-averaged number of busy workers.
     pub busy_mean: f64,
     pub queue_max: u64,
+    /// Steady-state estimates over jobs arriving after the warm-up.
+    pub steady: SteadyState,
+}
+
+/// The quantities queueing theory predicts, measured over `measured_s` seconds
+/// after the warm-up (jobs that arrived during the warm-up are left out).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SteadyState {
+    pub measured_s: f64,
+    pub arrivals: u64,
+    pub throughput_rps: f64,
+    /// Share of arrivals turned away by a full queue.
+    pub blocking: f64,
+    /// Share of admitted jobs that waited for a worker.
+    pub waited_share: f64,
+    pub wait_mean_ms: f64,
+    pub response_mean_ms: f64,
+    /// Busy workers over workers, time-averaged; `None` for unbounded pools.
+    pub utilisation: Option<f64>,
+    /// Time-averaged jobs in the service (working or queued): Little's L.
+    pub in_system_mean: f64,
 }
 
 /// The run cut into fixed windows of virtual time. Completions are counted in the

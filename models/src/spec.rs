@@ -28,6 +28,9 @@ pub struct Scenario {
     pub duration: SimDuration,
     /// Width of the report's time windows.
     pub window: SimDuration,
+    /// Service statistics count only jobs that arrive from this time on, so that
+    /// steady-state estimates are not biased by the empty start.
+    pub warmup: SimDuration,
     pub load: Load,
     pub services: Vec<Service>,
     pub breakers: Vec<BreakerSpec>,
@@ -54,31 +57,51 @@ impl Scenario {
     }
 }
 
-/// Closed-loop users in the manner of Locust: each user sends a request, waits for the
-/// answer, waits its think time, and starts again; no wait before the first request.
+/// Where requests come from, and what they ask for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Load {
-    pub users: u32,
-    /// Users started per second, in Locust's batches (see [`Load::spawn_time`]).
-    pub spawn_rate: f64,
-    /// Think time after each answer: Locust's `between(low, high)` is
-    /// [`Distribution::Uniform`], its `constant(w)` is [`Distribution::Constant`].
-    pub wait: Distribution,
+    pub model: LoadModel,
     pub target: EndpointRef,
     /// Client-side timeout; `None` waits forever, as Locust's HttpSession does.
     pub timeout: Option<SimDuration>,
 }
 
+#[derive(Clone, Debug, PartialEq)]
+pub enum LoadModel {
+    /// Closed-loop users in the manner of Locust: each user sends a request, waits
+    /// for the answer, waits its think time, and starts again; no wait before the
+    /// first request.
+    Closed {
+        users: u32,
+        /// Users started per second, in Locust's batches (see [`spawn_time`]).
+        spawn_rate: f64,
+        /// Think time after each answer: Locust's `between(low, high)` is
+        /// [`Distribution::Uniform`], its `constant(w)` is [`Distribution::Constant`].
+        wait: Distribution,
+    },
+    /// Open-loop arrivals: a Poisson process at `rate` requests per second,
+    /// whatever the answers.
+    Open { rate: f64 },
+}
+
 impl Load {
-    /// Locust's dispatcher adds `max(1, floor(rate))` users per step, the steps
-    /// spaced `batch / rate` seconds apart: rate 10 starts 10 users every second,
-    /// rate 0.5 one user every two seconds.
-    pub fn spawn_time(&self, user: u32) -> SimTime {
-        let batch = self.spawn_rate.floor().max(1.0);
-        let step_secs = batch / self.spawn_rate;
-        let step = (f64::from(user) / batch).floor();
-        SimTime::ZERO + SimDuration::from_secs_f64(step * step_secs)
+    /// Closed-loop users, or zero for open-loop load.
+    pub fn users(&self) -> u32 {
+        match self.model {
+            LoadModel::Closed { users, .. } => users,
+            LoadModel::Open { .. } => 0,
+        }
     }
+}
+
+/// Locust's dispatcher adds `max(1, floor(rate))` users per step, the steps spaced
+/// `batch / rate` seconds apart: rate 10 starts 10 users every second, rate 0.5 one
+/// user every two seconds.
+pub fn spawn_time(spawn_rate: f64, user: u32) -> SimTime {
+    let batch = spawn_rate.floor().max(1.0);
+    let step_secs = batch / spawn_rate;
+    let step = (f64::from(user) / batch).floor();
+    SimTime::ZERO + SimDuration::from_secs_f64(step * step_secs)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use models::breaker::BreakerState;
 use models::spec::{
     BreakerId, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault, FaultKind,
-    Hypothesis, Load, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
+    Hypothesis, Load, LoadModel, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
 };
 use models::{simulate, RunReport};
 use proptest::prelude::*;
@@ -122,7 +122,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             service_strategies,
             breaker_strategies,
             proptest::collection::vec(fault, 0..3),
-            1u32..40,
+            (1u32..40, proptest::option::weighted(0.3, 1u32..400)),
             1u32..30,
             0u64..200,
             proptest::option::of(1u64..500),
@@ -135,7 +135,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     services,
                     breakers,
                     faults,
-                    users,
+                    (users, open_rate),
                     spawn_rate,
                     wait_max,
                     timeout,
@@ -147,10 +147,19 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     seed,
                     duration: ms(duration),
                     window: ms(250),
+                    warmup: ms(duration / 4),
                     load: Load {
-                        users,
-                        spawn_rate: f64::from(spawn_rate),
-                        wait: Distribution::uniform(SimDuration::ZERO, ms(wait_max)).unwrap(),
+                        model: match open_rate {
+                            Some(rate) => LoadModel::Open {
+                                rate: f64::from(rate),
+                            },
+                            None => LoadModel::Closed {
+                                users,
+                                spawn_rate: f64::from(spawn_rate),
+                                wait: Distribution::uniform(SimDuration::ZERO, ms(wait_max))
+                                    .unwrap(),
+                            },
+                        },
                         target: EndpointRef {
                             service: ServiceId(0),
                             endpoint: 0,
@@ -266,7 +275,9 @@ proptest! {
         for window in windows {
             prop_assert_eq!(window.completed, window.ok + window.degraded + window.failed);
         }
-        prop_assert!(report.in_flight <= u64::from(scenario.load.users));
+        if let LoadModel::Closed { users, .. } = scenario.load.model {
+            prop_assert!(report.in_flight <= u64::from(users));
+        }
     }
 
     /// Same scenario and seed, same report.
@@ -373,10 +384,13 @@ fn latency_is_never_below_the_work_on_the_path() {
         seed: 3,
         duration: SimDuration::from_secs(5),
         window: SimDuration::from_secs(1),
+        warmup: SimDuration::ZERO,
         load: Load {
-            users: 20,
-            spawn_rate: 20.0,
-            wait: Distribution::exponential(ms(5)).unwrap(),
+            model: LoadModel::Closed {
+                users: 20,
+                spawn_rate: 20.0,
+                wait: Distribution::exponential(ms(5)).unwrap(),
+            },
             target: EndpointRef {
                 service: ServiceId(0),
                 endpoint: 0,
@@ -451,10 +465,13 @@ fn draining_a_long_queue_at_one_instant_does_not_recurse() {
         seed: 1,
         duration: SimDuration::from_secs(1),
         window: SimDuration::from_secs(1),
+        warmup: SimDuration::ZERO,
         load: Load {
-            users,
-            spawn_rate: f64::from(users),
-            wait: Distribution::Constant(SimDuration::from_secs(10)),
+            model: LoadModel::Closed {
+                users,
+                spawn_rate: f64::from(users),
+                wait: Distribution::Constant(SimDuration::from_secs(10)),
+            },
             target: EndpointRef {
                 service: ServiceId(0),
                 endpoint: 0,

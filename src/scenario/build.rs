@@ -8,7 +8,7 @@ use models::breaker::BreakerState;
 use models::limits::{CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, USERS_MAX, WINDOWS_MAX};
 use models::spec::{
     BreakerId, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault, FaultKind,
-    Hypothesis, Load, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
+    Hypothesis, Load, LoadModel, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
 };
 use sim_core::{Distribution, SimDuration, SimTime};
 use toml::Spanned;
@@ -85,6 +85,16 @@ impl Checker {
             Some(window) => self.duration_in(window, "scenario.window", true),
             None => WINDOW_DEFAULT,
         };
+        let warmup = match &header.warmup {
+            Some(warmup) => {
+                let value = self.duration_in(warmup, "scenario.warmup", false);
+                if value >= duration {
+                    self.error(warmup.span(), format!("scenario.warmup: {value} leaves nothing of the {duration} run to measure"));
+                }
+                value
+            }
+            None => SimDuration::ZERO,
+        };
         if window > SimDuration::ZERO && duration.as_nanos() / window.as_nanos() > WINDOWS_MAX {
             let span = header
                 .window
@@ -143,6 +153,7 @@ impl Checker {
             seed,
             duration,
             window,
+            warmup,
             load,
             services,
             breakers,
@@ -160,25 +171,81 @@ impl Checker {
     }
 
     fn load(&mut self, load: &RawLoad, names: &Names) -> Option<Load> {
-        if load.kind.get_ref() != "closed" {
+        let kind = load.kind.get_ref().as_str();
+        let (allowed, model): (&[&str], Option<LoadModel>) = match kind {
+            "closed" => (&["users", "spawn_rate", "wait"], self.closed_load(load)),
+            "open" => (&["rate"], self.open_load(load)),
+            other => {
+                self.error(
+                    load.kind.span(),
+                    format!("load.kind: expected \"closed\" (Locust-style users) or \"open\" (Poisson arrivals), got \"{other}\""),
+                );
+                (&["users", "spawn_rate", "wait", "rate"], None)
+            }
+        };
+        for (key, span) in [
+            ("users", load.users.as_ref().map(Spanned::span)),
+            ("spawn_rate", load.spawn_rate.as_ref().map(Spanned::span)),
+            ("rate", load.rate.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span.filter(|_| !allowed.contains(&key)) {
+                self.error(span, format!("load.{key}: does not apply to `{kind}` load"));
+            }
+        }
+        if load.wait.is_some() && !allowed.contains(&"wait") {
             self.error(
                 load.kind.span(),
-                format!(
-                    "load.kind: expected \"closed\" (Locust-style users), got \"{}\"",
-                    load.kind.get_ref()
-                ),
+                format!("load.wait: does not apply to `{kind}` load"),
             );
         }
-        let users = self.count_in(&load.users, "load.users", 1, u64::from(USERS_MAX)) as u32;
-        let spawn_rate = *load.spawn_rate.get_ref();
-        if !(spawn_rate.is_finite() && spawn_rate > 0.0) {
+        let target = self.endpoint_ref(&load.target, names, "load.target");
+        let timeout = load
+            .timeout
+            .as_ref()
+            .map(|timeout| self.duration_in(timeout, "load.timeout", true));
+        Some(Load {
+            model: model?,
+            target: target?,
+            timeout,
+        })
+    }
+
+    fn closed_load(&mut self, load: &RawLoad) -> Option<LoadModel> {
+        let required = |key: &str| format!("load: closed-loop load needs `{key}`");
+        let (Some(users), Some(spawn_rate), Some(wait)) =
+            (&load.users, &load.spawn_rate, &load.wait)
+        else {
+            let missing = [
+                ("users", load.users.is_none()),
+                ("spawn_rate", load.spawn_rate.is_none()),
+                ("wait", load.wait.is_none()),
+            ]
+            .iter()
+            .filter(|(_, missing)| *missing)
+            .map(|(key, _)| *key)
+            .collect::<Vec<_>>();
+            for key in missing {
+                self.error(load.kind.span(), required(key));
+            }
+            return None;
+        };
+        let users = self.count_in(users, "load.users", 1, u64::from(USERS_MAX)) as u32;
+        let rate = *spawn_rate.get_ref();
+        if !(rate.is_finite() && rate > 0.0) {
             self.error(
-                load.spawn_rate.span(),
-                format!("load.spawn_rate: expected users per second above 0, got {spawn_rate}"),
+                spawn_rate.span(),
+                format!("load.spawn_rate: expected users per second above 0, got {rate}"),
             );
         }
-        let wait = match &load.wait {
+        let wait = match wait {
             RawWait::Constant(wait) => Distribution::Constant(wait.get_ref().0),
+            RawWait::Exponential(mean) => match Distribution::exponential(mean.get_ref().0) {
+                Ok(wait) => wait,
+                Err(message) => {
+                    self.error(mean.span(), format!("load.wait.exponential: {message}"));
+                    Distribution::Constant(mean.get_ref().0)
+                }
+            },
             RawWait::Between([low, high]) => {
                 match Distribution::uniform(low.get_ref().0, high.get_ref().0) {
                     Ok(wait) => wait,
@@ -189,18 +256,31 @@ impl Checker {
                 }
             }
         };
-        let target = self.endpoint_ref(&load.target, names, "load.target");
-        let timeout = load
-            .timeout
-            .as_ref()
-            .map(|timeout| self.duration_in(timeout, "load.timeout", true));
-        Some(Load {
+        Some(LoadModel::Closed {
             users,
-            spawn_rate,
+            spawn_rate: rate,
             wait,
-            target: target?,
-            timeout,
         })
+    }
+
+    fn open_load(&mut self, load: &RawLoad) -> Option<LoadModel> {
+        let Some(rate) = &load.rate else {
+            self.error(
+                load.kind.span(),
+                "load: open-loop load needs `rate` (requests per second)",
+            );
+            return None;
+        };
+        let value = *rate.get_ref();
+        // Below one request a day, or above a billion a second, is a typo.
+        if !(value.is_finite() && (1e-5..=1e9).contains(&value)) {
+            self.error(
+                rate.span(),
+                format!("load.rate: expected requests per second from 0.00001 to 1e9, got {value}"),
+            );
+            return None;
+        }
+        Some(LoadModel::Open { rate: value })
     }
 
     fn service(&mut self, name: &str, service: &RawService, names: &Names) -> Service {

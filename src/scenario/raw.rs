@@ -46,17 +46,27 @@ pub struct RawHeader {
     pub duration: Spanned<RawDuration>,
     #[serde(default)]
     pub window: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub warmup: Option<Spanned<RawDuration>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLoad {
     pub kind: Spanned<String>,
-    pub users: Spanned<i64>,
-    pub spawn_rate: Spanned<f64>,
-    /// Not spanned: it may be an implicit table (`wait.between = [...]`), which
-    /// toml cannot span; its leaves are.
-    pub wait: RawWait,
+    /// `closed` only.
+    #[serde(default)]
+    pub users: Option<Spanned<i64>>,
+    /// `closed` only.
+    #[serde(default)]
+    pub spawn_rate: Option<Spanned<f64>>,
+    /// `closed` only. Not spanned: it may be an implicit table
+    /// (`wait.between = [...]`), which toml cannot span; its leaves are.
+    #[serde(default)]
+    pub wait: Option<RawWait>,
+    /// `open` only: requests per second.
+    #[serde(default)]
+    pub rate: Option<Spanned<f64>>,
     pub target: Spanned<String>,
     #[serde(default)]
     pub timeout: Option<Spanned<RawDuration>>,
@@ -67,6 +77,8 @@ pub struct RawLoad {
 pub enum RawWait {
     Between([Spanned<RawDuration>; 2]),
     Constant(Spanned<RawDuration>),
+    /// Exponential think time with this mean (for closed queueing networks).
+    Exponential(Spanned<RawDuration>),
 }
 
 #[derive(Debug, Deserialize)]

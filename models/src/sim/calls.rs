@@ -75,9 +75,9 @@ impl<'a> Simulation<'a> {
             ticket,
         });
         if !connecting {
-            let child = self
-                .jobs
-                .insert(Job::new(call.target, Parent::Call { job: key, epoch }));
+            let child =
+                self.jobs
+                    .insert(Job::new(call.target, Parent::Call { job: key, epoch }, now));
             self.queue.schedule(now, Event::Arrive(child));
         }
     }

@@ -31,9 +31,12 @@ use crate::spec::{EndpointRef, Scenario, ServiceId};
 use probes::ProbeRunner;
 use services::ServiceState;
 use timeline::TimelineRecorder;
-use users::{User, UserStats};
+use users::{Client, OpenSource, User, UserStats};
 
-new_key_type! { struct JobKey; }
+new_key_type! {
+    struct JobKey;
+    struct OpenKey;
+}
 
 /// Status answered by a full queue, and for open breakers under `Propagate`.
 const STATUS_UNAVAILABLE: u16 = 503;
@@ -53,6 +56,11 @@ enum Event {
         user: u32,
         seq: u32,
     },
+    OpenArrival,
+    OpenTimeout {
+        key: OpenKey,
+    },
+    WarmupEnd,
     Arrive(JobKey),
     WorkDone(JobKey),
     HangDone {
@@ -91,6 +99,7 @@ enum Immediate {
 #[derive(Clone, Copy, Debug)]
 enum Parent {
     User { user: u32, seq: u32 },
+    Open { key: OpenKey },
     Call { job: JobKey, epoch: u32 },
     Probe { seq: u32 },
 }
@@ -106,6 +115,7 @@ struct PendingCall {
 struct Job {
     endpoint: EndpointRef,
     parent: Parent,
+    arrived: SimTime,
     step: u32,
     degraded: bool,
     epoch: u32,
@@ -113,10 +123,11 @@ struct Job {
 }
 
 impl Job {
-    fn new(endpoint: EndpointRef, parent: Parent) -> Self {
+    fn new(endpoint: EndpointRef, parent: Parent, arrived: SimTime) -> Self {
         Job {
             endpoint,
             parent,
+            arrived,
             step: 0,
             degraded: false,
             epoch: 0,
@@ -166,7 +177,8 @@ impl Answer {
 pub struct RequestRecord {
     /// Numbered in the order requests were issued, from 1.
     pub id: u64,
-    pub user: u32,
+    /// The closed-loop user who sent it; `None` for open-loop arrivals.
+    pub user: Option<u32>,
     pub issued: SimTime,
     pub ended: SimTime,
     /// `ok`, `degraded`, `error`, `rejected` or `timed_out`.
@@ -193,6 +205,7 @@ pub struct Simulation<'a> {
     agenda: VecDeque<Immediate>,
     jobs: SlotMap<JobKey, Job>,
     users: Vec<User>,
+    open: Option<OpenSource>,
     services: Vec<ServiceState>,
     breakers: Vec<ConsecutiveBreaker>,
     /// `[service][endpoint][step]`: one stream per work step, so that changing one
@@ -225,7 +238,10 @@ impl<'a> Simulation<'a> {
         let seed = scenario.seed;
         let horizon = SimTime::ZERO + scenario.duration;
         let mut queue = EventQueue::new();
-        let users = users::spawn(scenario, &mut queue, horizon);
+        let (users, open) = users::spawn(scenario, &mut queue, horizon);
+        if scenario.warmup > SimDuration::ZERO && scenario.warmup < scenario.duration {
+            queue.schedule(SimTime::ZERO + scenario.warmup, Event::WarmupEnd);
+        }
         let work_rngs = scenario
             .services
             .iter()
@@ -276,6 +292,7 @@ impl<'a> Simulation<'a> {
             agenda: VecDeque::new(),
             jobs: SlotMap::with_key(),
             users,
+            open,
             services: (0..scenario.services.len())
                 .map(|_| ServiceState::default())
                 .collect(),
@@ -333,7 +350,10 @@ impl<'a> Simulation<'a> {
     fn dispatch(&mut self, event: Event) {
         match event {
             Event::UserIssue { user } => self.user_issue(user),
-            Event::UserTimeout { user, seq } => self.user_timeout(user, seq),
+            Event::UserTimeout { user, seq } => self.client_timed_out(Client::User { user, seq }),
+            Event::OpenArrival => self.open_arrival(),
+            Event::OpenTimeout { key } => self.client_timed_out(Client::Open(key)),
+            Event::WarmupEnd => self.end_warmup(),
             Event::Arrive(job) => self.arrive(job),
             Event::WorkDone(job) => {
                 self.jobs[job].step += 1;
@@ -366,7 +386,8 @@ impl<'a> Simulation<'a> {
     /// Sends the answer of a finished (or rejected) job to whoever waits for it.
     fn deliver(&mut self, parent: Parent, answer: Answer, from: ServiceId) {
         let heard = match parent {
-            Parent::User { user, seq } => self.user_answered(user, seq, answer),
+            Parent::User { user, seq } => self.client_answered(Client::User { user, seq }, answer),
+            Parent::Open { key } => self.client_answered(Client::Open(key), answer),
             Parent::Call { job, epoch } => self.call_answered(job, epoch, answer),
             Parent::Probe { seq } => self.probe_answered(seq, answer),
         };

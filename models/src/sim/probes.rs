@@ -260,7 +260,9 @@ impl Simulation<'_> {
                         }
                         Some(Unreachable::Blackholed) => {}
                         None => {
-                            let job = self.jobs.insert(Job::new(*target, Parent::Probe { seq }));
+                            let job =
+                                self.jobs
+                                    .insert(Job::new(*target, Parent::Probe { seq }, now));
                             self.arrive(job);
                         }
                     }

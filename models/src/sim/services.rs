@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use sim_core::SimTime;
+use sim_core::{SimDuration, SimTime};
 
 use super::{Answer, Event, Immediate, JobKey, Simulation};
 use crate::spec::{EndpointRef, FaultKind, ServiceId, Step};
@@ -22,6 +22,24 @@ pub(super) struct ServiceState {
     pub(super) busy_area_ns: u128,
     pub(super) queue_area_ns: u128,
     last_change: SimTime,
+    /// Steady-state statistics: jobs that arrived after the warm-up only.
+    pub(super) measured: Measured,
+}
+
+/// What queueing theory predicts, measured over jobs that arrive after the warm-up.
+#[derive(Default)]
+pub(super) struct Measured {
+    pub(super) arrivals: u64,
+    pub(super) rejected: u64,
+    pub(super) started: u64,
+    /// Started jobs that had to wait in the queue first.
+    pub(super) waited: u64,
+    pub(super) wait_ns: u128,
+    pub(super) completed: u64,
+    pub(super) response_ns: u128,
+    /// The time integrals at the end of the warm-up, subtracted from the totals.
+    pub(super) busy_area_before_ns: u128,
+    pub(super) queue_area_before_ns: u128,
 }
 
 impl ServiceState {
@@ -57,12 +75,29 @@ impl Simulation<'_> {
             })
     }
 
+    /// Whether a job that arrived at `arrived` counts in steady-state statistics.
+    fn measured(&self, arrived: SimTime) -> bool {
+        arrived.since(SimTime::ZERO) >= self.scenario.warmup
+    }
+
+    /// The warm-up is over: steady-state time integrals start from here.
+    pub(super) fn end_warmup(&mut self) {
+        let now = self.now();
+        for state in &mut self.services {
+            state.account_until(now);
+            state.measured.busy_area_before_ns = state.busy_area_ns;
+            state.measured.queue_area_before_ns = state.queue_area_ns;
+        }
+    }
+
     pub(super) fn arrive(&mut self, key: JobKey) {
         let now = self.now();
         let service_id = self.jobs[key].endpoint.service;
+        let measured = self.measured(self.jobs[key].arrived);
         let spec = self.scenario.service(service_id);
         let state = &mut self.services[service_id.0 as usize];
         state.arrivals += 1;
+        state.measured.arrivals += u64::from(measured);
         if spec.workers.admits(state.busy) {
             self.start(key);
         } else if spec.queue.admits(state.queue.len() as u64) {
@@ -71,6 +106,7 @@ impl Simulation<'_> {
             state.queue_max = state.queue_max.max(state.queue.len() as u64);
         } else {
             state.rejected += 1;
+            state.measured.rejected += u64::from(measured);
             let job = self.jobs.remove(key).expect("arriving job exists");
             self.agenda.push_back(Immediate::Deliver {
                 parent: job.parent,
@@ -83,8 +119,16 @@ impl Simulation<'_> {
     /// Gives the job a worker; its first step runs from the agenda.
     fn start(&mut self, key: JobKey) {
         let now = self.now();
+        let arrived = self.jobs[key].arrived;
+        let measured = self.measured(arrived);
         let service_id = self.jobs[key].endpoint.service;
         let state = &mut self.services[service_id.0 as usize];
+        if measured {
+            let wait = now.since(arrived);
+            state.measured.started += 1;
+            state.measured.waited += u64::from(wait > SimDuration::ZERO);
+            state.measured.wait_ns += u128::from(wait.as_nanos());
+        }
         state.account_until(now);
         state.busy += 1;
         state.busy_max = state.busy_max.max(state.busy);
@@ -140,8 +184,13 @@ impl Simulation<'_> {
         let job = self.jobs.remove(key).expect("finishing job exists");
         debug_assert!(job.call.is_none(), "a job finished with a call in flight");
         let service_id = job.endpoint.service;
+        let measured = self.measured(job.arrived);
         let state = &mut self.services[service_id.0 as usize];
         state.completed += 1;
+        if measured {
+            state.measured.completed += 1;
+            state.measured.response_ns += u128::from(now.since(job.arrived).as_nanos());
+        }
         state.account_until(now);
         state.busy -= 1;
         if let Some(next) = state.queue.pop_front() {

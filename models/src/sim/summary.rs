@@ -2,15 +2,23 @@
 
 use sim_core::SimDuration;
 
+use super::services::ServiceState;
 use super::{per_window, Simulation};
 use crate::report::{
-    round_to, BreakerReport, LatencySummary, RunReport, ServiceReport, Timeline, TransitionReport,
+    round_to, BreakerReport, LatencySummary, RunReport, ServiceReport, SteadyState, Timeline,
+    TransitionReport,
 };
+use crate::spec::{Capacity, Service};
 
 impl Simulation<'_> {
     pub(super) fn report(&mut self) -> RunReport {
         let end = self.end_time();
-        let in_flight = self.users.iter().filter(|user| user.is_waiting()).count() as u64;
+        let open_waiting = self
+            .open
+            .as_ref()
+            .map_or(0, |source| source.outstanding.len());
+        let in_flight =
+            (self.users.iter().filter(|user| user.is_waiting()).count() + open_waiting) as u64;
         let stats = &self.stats;
         let errors: u64 = stats.errors_by_status.values().sum();
         let completed = stats.ok + stats.degraded + errors + stats.rejected + stats.timed_out;
@@ -29,6 +37,11 @@ impl Simulation<'_> {
         };
         let scenario = self.scenario;
         let run_length = end.since(sim_core::SimTime::ZERO);
+        let measured_length = SimDuration(
+            run_length
+                .as_nanos()
+                .saturating_sub(scenario.warmup.as_nanos()),
+        );
         let services = scenario
             .services
             .iter()
@@ -44,6 +57,7 @@ impl Simulation<'_> {
                     busy_max: state.busy_max,
                     busy_mean: round_to(per_window(state.busy_area_ns, run_length), 3),
                     queue_max: state.queue_max,
+                    steady: steady_state(spec, state, measured_length),
                 }
             })
             .collect();
@@ -118,5 +132,49 @@ impl Simulation<'_> {
             p99_99: q(0.9999),
             max: ms(histogram.max()),
         }
+    }
+}
+
+fn steady_state(spec: &Service, state: &ServiceState, length: SimDuration) -> SteadyState {
+    let m = &state.measured;
+    let share = |part: u64, whole: u64| {
+        if whole == 0 {
+            0.0
+        } else {
+            part as f64 / whole as f64
+        }
+    };
+    let mean_ms = |sum_ns: u128, count: u64| {
+        if count == 0 {
+            0.0
+        } else {
+            sum_ns as f64 / count as f64 / 1e6
+        }
+    };
+    let seconds = length.as_secs_f64();
+    let busy = state.busy_area_ns - m.busy_area_before_ns;
+    let queued = state.queue_area_ns - m.queue_area_before_ns;
+    SteadyState {
+        measured_s: round_to(seconds, 6),
+        arrivals: m.arrivals,
+        throughput_rps: round_to(
+            if seconds > 0.0 {
+                m.completed as f64 / seconds
+            } else {
+                0.0
+            },
+            6,
+        ),
+        blocking: round_to(share(m.rejected, m.arrivals), 6),
+        waited_share: round_to(share(m.waited, m.started), 6),
+        wait_mean_ms: round_to(mean_ms(m.wait_ns, m.started), 6),
+        response_mean_ms: round_to(mean_ms(m.response_ns, m.completed), 6),
+        utilisation: match spec.workers {
+            Capacity::Bounded(workers) => {
+                Some(round_to(per_window(busy, length) / f64::from(workers), 6))
+            }
+            Capacity::Unbounded => None,
+        },
+        in_system_mean: round_to(per_window(busy + queued, length), 6),
     }
 }

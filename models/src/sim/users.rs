@@ -1,12 +1,14 @@
-//! The closed-loop load: Locust-style users that send, wait for the answer, think,
-//! and send again.
+//! The load: Locust-style closed-loop users that send, wait for the answer, think and
+//! send again, or an open-loop Poisson stream of requests. Both are *clients*: what
+//! they see of each request is counted the same way.
 
 use std::collections::BTreeMap;
 
-use sim_core::{EventQueue, RngStream, SimDuration, SimTime, TimerId};
+use sim_core::{Distribution, EventQueue, RngStream, SimDuration, SimTime, TimerId};
+use slotmap::SlotMap;
 
-use super::{Answer, Event, Job, Parent, RequestRecord, Simulation, STATUS_NO_CONNECTION};
-use crate::spec::Scenario;
+use super::{Answer, Event, Job, OpenKey, Parent, RequestRecord, Simulation, STATUS_NO_CONNECTION};
+use crate::spec::{spawn_time, LoadModel, Scenario};
 
 pub(super) struct Outstanding {
     seq: u32,
@@ -25,6 +27,20 @@ impl User {
     pub(super) fn is_waiting(&self) -> bool {
         self.outstanding.is_some()
     }
+}
+
+/// The open-loop source: its arrival stream and the requests it has not heard back on.
+pub(super) struct OpenSource {
+    arrival_rng: RngStream,
+    gap: Distribution,
+    pub(super) outstanding: SlotMap<OpenKey, Outstanding>,
+}
+
+/// Who is waiting for an answer.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Client {
+    User { user: u32, seq: u32 },
+    Open(OpenKey),
 }
 
 #[derive(Default)]
@@ -76,79 +92,142 @@ impl UserOutcome {
     }
 }
 
-/// Creates the users and schedules each one's first request at its spawn time.
+/// Creates the users (closed loop) or the arrival stream (open loop) and schedules
+/// the first requests.
 pub(super) fn spawn(
     scenario: &Scenario,
     queue: &mut EventQueue<Event>,
     horizon: SimTime,
-) -> Vec<User> {
-    (0..scenario.load.users)
-        .map(|user| {
-            let at = scenario.load.spawn_time(user);
-            if at <= horizon {
-                queue.schedule(at, Event::UserIssue { user });
-            }
-            User {
-                wait_rng: RngStream::new(scenario.seed, &format!("user/{user}/wait")),
-                seq: 0,
-                outstanding: None,
-            }
-        })
-        .collect()
+) -> (Vec<User>, Option<OpenSource>) {
+    match &scenario.load.model {
+        LoadModel::Closed {
+            users, spawn_rate, ..
+        } => {
+            let users = (0..*users)
+                .map(|user| {
+                    let at = spawn_time(*spawn_rate, user);
+                    if at <= horizon {
+                        queue.schedule(at, Event::UserIssue { user });
+                    }
+                    User {
+                        wait_rng: RngStream::new(scenario.seed, &format!("user/{user}/wait")),
+                        seq: 0,
+                        outstanding: None,
+                    }
+                })
+                .collect();
+            (users, None)
+        }
+        LoadModel::Open { rate } => {
+            let mean_gap = SimDuration::from_secs_f64(1.0 / rate);
+            let mut source = OpenSource {
+                arrival_rng: RngStream::new(scenario.seed, "load/arrivals"),
+                gap: Distribution::exponential(mean_gap)
+                    .expect("validated rate gives a gap above 0"),
+                outstanding: SlotMap::with_key(),
+            };
+            queue.schedule(SimTime::ZERO + source.next_gap(), Event::OpenArrival);
+            (Vec::new(), Some(source))
+        }
+    }
+}
+
+impl OpenSource {
+    /// Exponential gaps: a Poisson process.
+    fn next_gap(&mut self) -> SimDuration {
+        self.gap.sample(&mut self.arrival_rng)
+    }
 }
 
 impl Simulation<'_> {
     pub(super) fn user_issue(&mut self, user: u32) {
         let now = self.now();
-        let load = &self.scenario.load;
         let state = &mut self.users[user as usize];
         state.seq += 1;
         let seq = state.seq;
-        let timer = load.timeout.map(|timeout| {
+        let timer = self.scenario.load.timeout.map(|timeout| {
             self.queue
                 .schedule_cancellable(now + timeout, Event::UserTimeout { user, seq })
         });
+        let outstanding = self.new_outstanding(now, timer);
+        self.users[user as usize].outstanding = Some(Outstanding { seq, ..outstanding });
+        self.send(Client::User { user, seq }, Parent::User { user, seq });
+    }
+
+    pub(super) fn open_arrival(&mut self) {
+        let now = self.now();
+        let source = self
+            .open
+            .as_mut()
+            .expect("open arrivals come from an open source");
+        let gap = source.next_gap();
+        self.queue.schedule(now + gap, Event::OpenArrival);
+        let key = self
+            .open
+            .as_mut()
+            .expect("open source")
+            .outstanding
+            .insert(Outstanding {
+                seq: 0,
+                id: 0,
+                issued: now,
+                timer: None,
+            });
+        let timer = self.scenario.load.timeout.map(|timeout| {
+            self.queue
+                .schedule_cancellable(now + timeout, Event::OpenTimeout { key })
+        });
+        let outstanding = self.new_outstanding(now, timer);
+        self.open.as_mut().expect("open source").outstanding[key] = outstanding;
+        self.send(Client::Open(key), Parent::Open { key });
+    }
+
+    fn new_outstanding(&mut self, now: SimTime, timer: Option<TimerId>) -> Outstanding {
         self.stats.issued += 1;
         self.stats.waiting += 1;
-        self.users[user as usize].outstanding = Some(Outstanding {
-            seq,
+        Outstanding {
+            seq: 0,
             id: self.stats.issued,
             issued: now,
             timer,
-        });
-        let parent = Parent::User { user, seq };
-        match self.connection_fault(load.target.service) {
+        }
+    }
+
+    /// Connects to the load's target and hands it the request.
+    fn send(&mut self, client: Client, parent: Parent) {
+        let target = self.scenario.load.target;
+        match self.connection_fault(target.service) {
             // A client that cannot connect gets no status at all.
             Some(super::services::Unreachable::Refused) => {
-                self.user_answered(user, seq, Answer::error(STATUS_NO_CONNECTION));
+                self.client_answered(client, Answer::error(STATUS_NO_CONNECTION));
             }
-            // Nothing answers: the user waits for its own timeout, if it has one.
+            // Nothing answers: the client waits for its own timeout, if it has one.
             Some(super::services::Unreachable::Blackholed) => {}
             None => {
-                let job = self.jobs.insert(Job::new(load.target, parent));
+                let job = self.jobs.insert(Job::new(target, parent, self.now()));
                 self.arrive(job);
             }
         }
     }
 
-    pub(super) fn user_timeout(&mut self, user: u32, seq: u32) {
-        if let Some(outstanding) = self.take_outstanding(user, seq) {
+    pub(super) fn client_timed_out(&mut self, client: Client) {
+        if let Some(outstanding) = self.take_outstanding(client) {
             let latency = self.now().since(outstanding.issued);
-            self.user_done(user, &outstanding, latency, UserOutcome::TimedOut);
+            self.client_done(client, &outstanding, latency, UserOutcome::TimedOut);
         }
     }
 
-    /// Returns whether the user was still waiting for this answer.
-    pub(super) fn user_answered(&mut self, user: u32, seq: u32, answer: Answer) -> bool {
-        let Some(outstanding) = self.take_outstanding(user, seq) else {
+    /// Returns whether the client was still waiting for this answer.
+    pub(super) fn client_answered(&mut self, client: Client, answer: Answer) -> bool {
+        let Some(outstanding) = self.take_outstanding(client) else {
             return false;
         };
         if let Some(timer) = outstanding.timer {
             self.queue.cancel(timer);
         }
         let latency = self.now().since(outstanding.issued);
-        self.user_done(
-            user,
+        self.client_done(
+            client,
             &outstanding,
             latency,
             UserOutcome::from_answer(answer),
@@ -156,20 +235,29 @@ impl Simulation<'_> {
         true
     }
 
-    fn take_outstanding(&mut self, user: u32, seq: u32) -> Option<Outstanding> {
-        let slot = &mut self.users[user as usize].outstanding;
-        match slot {
-            Some(outstanding) if outstanding.seq == seq => {
-                self.stats.waiting -= 1;
-                slot.take()
+    fn take_outstanding(&mut self, client: Client) -> Option<Outstanding> {
+        let taken = match client {
+            Client::User { user, seq } => {
+                let slot = &mut self.users[user as usize].outstanding;
+                match slot {
+                    Some(outstanding) if outstanding.seq == seq => slot.take(),
+                    _ => None,
+                }
             }
-            _ => None,
+            Client::Open(key) => self
+                .open
+                .as_mut()
+                .and_then(|source| source.outstanding.remove(key)),
+        };
+        if taken.is_some() {
+            self.stats.waiting -= 1;
         }
+        taken
     }
 
-    fn user_done(
+    fn client_done(
         &mut self,
-        user: u32,
+        client: Client,
         request: &Outstanding,
         latency: SimDuration,
         outcome: UserOutcome,
@@ -192,14 +280,21 @@ impl Simulation<'_> {
         let (name, status) = outcome.name_and_status();
         self.observer.request_ended(&RequestRecord {
             id: request.id,
-            user,
+            user: match client {
+                Client::User { user, .. } => Some(user),
+                Client::Open(_) => None,
+            },
             issued: request.issued,
             ended: now,
             outcome: name,
             status,
         });
-        let state = &mut self.users[user as usize];
-        let wait = self.scenario.load.wait.sample(&mut state.wait_rng);
-        self.queue.schedule(now + wait, Event::UserIssue { user });
+        if let (Client::User { user, .. }, LoadModel::Closed { wait, .. }) =
+            (client, &self.scenario.load.model)
+        {
+            let state = &mut self.users[user as usize];
+            let think = wait.sample(&mut state.wait_rng);
+            self.queue.schedule(now + think, Event::UserIssue { user });
+        }
     }
 }

@@ -1,0 +1,143 @@
+//! The simulator against queueing theory, in CI: every validation scenario, with
+//! tolerances taken from the runs' own confidence intervals, and a demonstration
+//! that a wrong model fails the same check.
+
+use cascade::validate::{self, Options, Row};
+use models::spec::Step;
+use models::Scenario;
+use sim_core::{Distribution, SimDuration};
+
+const REPLICATIONS: u32 = 8;
+
+/// Five standard errors: with Student's t at 7 degrees of freedom a correct model
+/// lands outside with probability about 0.2 % per row.
+const STANDARD_ERRORS: f64 = 5.0;
+
+fn options(customers: u64) -> Options {
+    Options {
+        replications: REPLICATIONS,
+        customers,
+        jobs: 2,
+    }
+}
+
+fn scenario(path: &str) -> Scenario {
+    let experiment =
+        cascade::scenario::load_experiment(path, &[]).unwrap_or_else(|e| panic!("{}", e.rendered));
+    experiment.variants.into_iter().next().unwrap().scenario
+}
+
+fn agrees(row: &Row) -> bool {
+    (row.mean - row.theory).abs() <= STANDARD_ERRORS * row.standard_error(REPLICATIONS) + 1e-9
+}
+
+fn check_file(path: &str, customers: u64) {
+    let scenario = scenario(path);
+    let (rows, little) =
+        validate::validate_model(path, &scenario, &scenario, &options(customers)).unwrap();
+    for row in &rows {
+        // The interval must be narrow enough for the check to mean something.
+        let scale = if row.theory == 0.0 { 1.0 } else { row.theory };
+        assert!(
+            row.half_width / scale <= 0.05,
+            "{} {}: interval too wide to test ({row:?})",
+            row.model,
+            row.quantity
+        );
+        assert!(
+            agrees(row),
+            "{} {}: theory {} but simulated {} ± {}",
+            row.model,
+            row.quantity,
+            row.theory,
+            row.mean,
+            row.half_width
+        );
+    }
+    for check in little {
+        assert!(check.ok(), "Little's law: {check:?}");
+    }
+}
+
+#[test]
+fn mm1_agrees_with_theory() {
+    check_file("scenarios/validation/mm1.toml", 100_000);
+}
+
+#[test]
+fn mmc_agrees_with_erlang_c() {
+    check_file("scenarios/validation/mmc.toml", 500_000);
+}
+
+#[test]
+fn md1_agrees_with_pollaczek_khinchine() {
+    check_file("scenarios/validation/md1.toml", 100_000);
+}
+
+#[test]
+fn mg1_lognormal_agrees_with_pollaczek_khinchine() {
+    check_file("scenarios/validation/mg1-lognormal.toml", 100_000);
+}
+
+#[test]
+fn loss_system_agrees_with_erlang_b() {
+    check_file("scenarios/validation/mmcc-erlang-b.toml", 100_000);
+}
+
+#[test]
+fn closed_network_agrees_with_mean_value_analysis() {
+    check_file("scenarios/validation/closed-mva.toml", 100_000);
+}
+
+/// The yardstick: M/M/c at rho = 0.9, 10^6 customers in all, mean response
+/// within 2 % of Erlang C.
+#[test]
+fn mmc_mean_response_within_two_percent_on_a_million_customers() {
+    let scenario = scenario("scenarios/validation/mmc.toml");
+    let options = Options {
+        replications: 4,
+        customers: 250_000,
+        jobs: 2,
+    };
+    let (rows, _) = validate::validate_model("mmc", &scenario, &scenario, &options).unwrap();
+    let response = rows
+        .iter()
+        .find(|r| r.quantity == "mean response (s)")
+        .unwrap();
+    assert!(response.error() <= 0.02, "{response:?}");
+}
+
+/// The same check catches a model that is 5 % off: the service mean is 1.05 s
+/// where the theory assumes 1 s.
+#[test]
+fn a_wrong_service_mean_fails_the_check() {
+    let reference = scenario("scenarios/validation/mmc.toml");
+    let mut wrong = reference.clone();
+    let Step::Work(work) = &mut wrong.services[0].endpoints[0].steps[0] else {
+        unreachable!()
+    };
+    *work = Distribution::exponential(SimDuration::from_millis(1050)).unwrap();
+    let (rows, _) =
+        validate::validate_model("mmc-wrong", &reference, &wrong, &options(100_000)).unwrap();
+    let failing: Vec<&str> = rows
+        .iter()
+        .filter(|row| !agrees(row))
+        .map(|row| row.quantity)
+        .collect();
+    for quantity in ["mean response (s)", "utilisation", "P(wait)"] {
+        assert!(
+            failing.contains(&quantity),
+            "{quantity} should fail; failing: {failing:?}"
+        );
+    }
+}
+
+#[test]
+fn models_without_a_closed_form_are_refused() {
+    let mut scenario = scenario("scenarios/validation/mmc.toml");
+    scenario.services[0].workers = models::spec::Capacity::Unbounded;
+    assert!(validate::model_of(&scenario).is_err());
+    let gateway =
+        cascade::scenario::load_experiment("scenarios/gateway-with-breaker.toml", &[]).unwrap();
+    assert!(validate::model_of(&gateway.variants[0].scenario).is_err());
+}
