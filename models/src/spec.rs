@@ -167,17 +167,41 @@ pub enum Fallback {
     Degraded,
 }
 
-/// A gobreaker-style breaker: trips after `failures` consecutive failures in closed
-/// state, stays open `open_for`, then admits `half_open_calls` trial calls, all of
-/// which must succeed for it to close.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BreakerSpec {
     pub name: String,
-    pub failures: u32,
-    pub open_for: SimDuration,
-    pub half_open_calls: u32,
-    /// Closed-state period after which counts are cleared; `None` never clears them.
-    pub interval: Option<SimDuration>,
+    pub kind: BreakerKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum BreakerKind {
+    /// gobreaker: trips after consecutive failures, a number of half-open trials.
+    Consecutive(crate::breaker::ConsecutiveSettings),
+    /// resilience4j: failure and slow-call rates over a count or time window.
+    Window(crate::breaker::WindowSettings),
+}
+
+impl BreakerSpec {
+    /// A gobreaker-style breaker: trips after `failures` consecutive failures in
+    /// closed state, stays open `open_for`, then admits `half_open_calls` trials, all
+    /// of which must succeed for it to close.
+    pub fn consecutive(
+        name: &str,
+        failures: u32,
+        open_for: SimDuration,
+        half_open_calls: u32,
+        interval: Option<SimDuration>,
+    ) -> Self {
+        BreakerSpec {
+            name: name.to_string(),
+            kind: BreakerKind::Consecutive(crate::breaker::ConsecutiveSettings {
+                failures,
+                open_for,
+                max_requests: half_open_calls,
+                interval,
+            }),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -1,10 +1,10 @@
 //! Invariants over generated worlds: random call graphs (acyclic by construction),
 //! pool and queue sizes, timeouts, breakers, fallbacks, hang faults and loads.
 
-use models::breaker::BreakerState;
+use models::breaker::{BreakerState, WindowKind, WindowSettings};
 use models::spec::{
-    BreakerId, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault, FaultKind,
-    Hypothesis, Load, LoadModel, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
+    BreakerId, BreakerKind, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault,
+    FaultKind, Hypothesis, Load, LoadModel, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
 };
 use models::{simulate, RunReport};
 use proptest::prelude::*;
@@ -69,21 +69,66 @@ fn step(index: usize, services: usize, breakers: usize) -> BoxedStrategy<Step> {
 }
 
 fn breaker(index: usize) -> impl Strategy<Value = BreakerSpec> {
-    (
+    let name = format!("b{index}");
+    let consecutive = (
         1u32..5,
         1u64..500,
         1u32..3,
         proptest::option::of(100u64..2000),
     )
+        .prop_map({
+            let name = name.clone();
+            move |(failures, open_for, half_open_calls, interval)| {
+                BreakerSpec::consecutive(
+                    &name,
+                    failures,
+                    ms(open_for),
+                    half_open_calls,
+                    interval.map(ms),
+                )
+            }
+        });
+    let window = (
+        any::<bool>(),
+        1u32..8,
+        1u32..8,
+        (1.0f64..100.0, 1.0f64..100.0),
+        (1u64..200, 1u32..4, 1u64..500),
+        (1.0f64..3.0, any::<bool>(), proptest::option::of(1u64..300)),
+    )
         .prop_map(
-            move |(failures, open_for, half_open_calls, interval)| BreakerSpec {
-                name: format!("b{index}"),
-                failures,
-                open_for: ms(open_for),
-                half_open_calls,
-                interval: interval.map(ms),
+            move |(
+                time_based,
+                size,
+                minimum_calls,
+                (failure_rate, slow_rate),
+                (slow_ms, half_open_calls, open_ms),
+                (multiplier, automatic, half_open_max),
+            )| {
+                let window = if time_based {
+                    WindowKind::Time(size)
+                } else {
+                    WindowKind::Count(size)
+                };
+                BreakerSpec {
+                    name: name.clone(),
+                    kind: BreakerKind::Window(WindowSettings {
+                        window,
+                        minimum_calls,
+                        failure_rate_threshold: failure_rate,
+                        slow_call_rate_threshold: slow_rate,
+                        slow_call_duration: ms(slow_ms),
+                        half_open_calls,
+                        open_for: ms(open_ms),
+                        open_for_multiplier: multiplier,
+                        open_for_max: None,
+                        automatic_transition: automatic,
+                        half_open_max_wait: half_open_max.map(ms),
+                    }),
+                }
             },
-        )
+        );
+    prop_oneof![consecutive, window]
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
@@ -509,13 +554,13 @@ fn draining_a_long_queue_at_one_instant_does_not_recurse() {
         ],
         // The first failure opens the breaker for longer than the run, so every
         // queued job is rejected by it at once.
-        breakers: vec![BreakerSpec {
-            name: "b".into(),
-            failures: 1,
-            open_for: SimDuration::from_secs(60),
-            half_open_calls: 1,
-            interval: None,
-        }],
+        breakers: vec![BreakerSpec::consecutive(
+            "b",
+            1,
+            SimDuration::from_secs(60),
+            1,
+            None,
+        )],
         faults: vec![Fault {
             service: ServiceId(1),
             kind: FaultKind::Hang {

@@ -171,14 +171,37 @@ impl<'de> Deserialize<'de> for RawFallback {
 #[serde(deny_unknown_fields)]
 pub struct RawBreaker {
     pub kind: Spanned<String>,
+    /// consecutive only.
     #[serde(default)]
     pub failures: Option<Spanned<i64>>,
     #[serde(default)]
     pub open_for: Option<Spanned<RawDuration>>,
     #[serde(default)]
     pub half_open_calls: Option<Spanned<i64>>,
+    /// consecutive only.
     #[serde(default)]
     pub interval: Option<Spanned<RawDuration>>,
+    /// Windows only: calls (count_window) or seconds (time_window).
+    #[serde(default)]
+    pub window: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub minimum_calls: Option<Spanned<i64>>,
+    /// Percent.
+    #[serde(default)]
+    pub failure_rate: Option<Spanned<f64>>,
+    /// Percent.
+    #[serde(default)]
+    pub slow_call_rate: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub slow_call_duration: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub open_for_multiplier: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub open_for_max: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub automatic_transition: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub half_open_max_wait: Option<Spanned<RawDuration>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,8 +5,10 @@ use super::{
     Answer, Event, Job, JobKey, Parent, PendingCall, Simulation, STATUS_BAD_GATEWAY,
     STATUS_GATEWAY_TIMEOUT, STATUS_UNAVAILABLE,
 };
-use crate::breaker::Ticket;
+use crate::breaker::{CallResult, Ticket};
+use crate::spec::BreakerId;
 use crate::spec::{Call, Fallback, Step};
+use sim_core::SimTime;
 
 #[derive(Clone, Copy, Debug)]
 enum CallFailure {
@@ -32,18 +34,22 @@ impl<'a> Simulation<'a> {
     pub(super) fn start_call(&mut self, key: JobKey, call: &Call) {
         let now = self.now();
         let ticket = match call.breaker {
-            Some(breaker) => match self.breakers[breaker.0 as usize].allow(now) {
-                Ok(ticket) => Some(ticket),
-                Err(_) => {
-                    self.call_failed(key, call, CallFailure::BreakerRejected);
-                    return;
+            Some(breaker) => {
+                let allowed = self.breakers[breaker.0 as usize].allow(now);
+                self.schedule_breaker_wake(breaker);
+                match allowed {
+                    Ok(ticket) => Some(ticket),
+                    Err(_) => {
+                        self.call_failed(key, call, CallFailure::BreakerRejected);
+                        return;
+                    }
                 }
-            },
+            }
             None => None,
         };
         let unreachable = self.connection_fault(call.target.service);
         if unreachable == Some(Unreachable::Refused) {
-            self.record_breaker(call, ticket, false);
+            self.record_breaker(call, ticket, now, false);
             self.call_failed(key, call, CallFailure::Refused);
             return;
         }
@@ -71,6 +77,7 @@ impl<'a> Simulation<'a> {
         });
         self.jobs[key].call = Some(PendingCall {
             epoch,
+            started: now,
             timer,
             ticket,
         });
@@ -101,10 +108,43 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    fn record_breaker(&mut self, call: &Call, ticket: Option<Ticket>, success: bool) {
+    fn record_breaker(
+        &mut self,
+        call: &Call,
+        ticket: Option<Ticket>,
+        started: SimTime,
+        success: bool,
+    ) {
         if let (Some(breaker), Some(ticket)) = (call.breaker, ticket) {
             let now = self.now();
-            self.breakers[breaker.0 as usize].record(now, ticket, success);
+            let result = CallResult {
+                success,
+                duration: now.since(started),
+            };
+            self.breakers[breaker.0 as usize].record(now, ticket, result);
+            self.schedule_breaker_wake(breaker);
+        }
+    }
+
+    /// Keeps one wake-up scheduled for the time the breaker asks for, if any.
+    fn schedule_breaker_wake(&mut self, breaker: BreakerId) {
+        let index = breaker.0 as usize;
+        let wanted = self.breakers[index].wake_at();
+        if wanted != self.breaker_wakes[index] {
+            self.breaker_wakes[index] = wanted;
+            if let Some(at) = wanted.filter(|&at| at >= self.now()) {
+                self.queue.schedule(at, Event::BreakerWake { breaker });
+            }
+        }
+    }
+
+    pub(super) fn breaker_woke(&mut self, breaker: BreakerId) {
+        let now = self.now();
+        let index = breaker.0 as usize;
+        if self.breaker_wakes[index] == Some(now) {
+            self.breaker_wakes[index] = None;
+            self.breakers[index].wake(now);
+            self.schedule_breaker_wake(breaker);
         }
     }
 
@@ -117,7 +157,7 @@ impl<'a> Simulation<'a> {
             self.queue.cancel(timer);
         }
         let call = self.current_call(key);
-        self.record_breaker(call, pending.ticket, answer.is_success());
+        self.record_breaker(call, pending.ticket, pending.started, answer.is_success());
         if answer.is_success() {
             let job = &mut self.jobs[key];
             job.degraded |= answer.degraded;
@@ -134,7 +174,7 @@ impl<'a> Simulation<'a> {
             return;
         };
         let call = self.current_call(key);
-        self.record_breaker(call, pending.ticket, false);
+        self.record_breaker(call, pending.ticket, pending.started, false);
         let failure = if connecting {
             CallFailure::ConnectTimedOut
         } else {

@@ -23,10 +23,10 @@ use std::collections::VecDeque;
 use sim_core::{EventQueue, LatencyHistogram, RngStream, SimDuration, SimTime, TimerId};
 use slotmap::{new_key_type, SlotMap};
 
-use crate::breaker::{ConsecutiveBreaker, ConsecutiveSettings, Ticket};
+use crate::breaker::{Breaker, ConsecutiveBreaker, Ticket, WindowBreaker};
 use crate::limits::{EVENTS_AT_ONE_INSTANT_MAX, EVENTS_MAX};
 use crate::report::RunReport;
-use crate::spec::{EndpointRef, Scenario, ServiceId};
+use crate::spec::{BreakerId, BreakerKind, EndpointRef, Scenario, ServiceId};
 
 use probes::ProbeRunner;
 use services::ServiceState;
@@ -73,6 +73,9 @@ enum Event {
         connecting: bool,
     },
     WindowEnd,
+    BreakerWake {
+        breaker: BreakerId,
+    },
     ProbePhase {
         after: bool,
     },
@@ -107,6 +110,7 @@ enum Parent {
 #[derive(Clone, Copy, Debug)]
 struct PendingCall {
     epoch: u32,
+    started: SimTime,
     timer: Option<TimerId>,
     ticket: Option<Ticket>,
 }
@@ -207,7 +211,9 @@ pub struct Simulation<'a> {
     users: Vec<User>,
     open: Option<OpenSource>,
     services: Vec<ServiceState>,
-    breakers: Vec<ConsecutiveBreaker>,
+    breakers: Vec<Breaker>,
+    /// The wake-up time last scheduled for each breaker (resilience4j's timers).
+    breaker_wakes: Vec<Option<SimTime>>,
     /// `[service][endpoint][step]`: one stream per work step, so that changing one
     /// step's distribution leaves every other step's draws where they were.
     work_rngs: Vec<Vec<Vec<RngStream>>>,
@@ -265,21 +271,17 @@ impl<'a> Simulation<'a> {
         for (index, fault) in scenario.faults.iter().enumerate() {
             faults_by_service[fault.service.0 as usize].push(index);
         }
-        let breakers = scenario
+        let breakers: Vec<Breaker> = scenario
             .breakers
             .iter()
-            .map(|spec| {
-                ConsecutiveBreaker::new(
-                    ConsecutiveSettings {
-                        failures: spec.failures,
-                        open_for: spec.open_for,
-                        max_requests: spec.half_open_calls,
-                        interval: spec.interval,
-                    },
-                    SimTime::ZERO,
-                )
+            .map(|spec| match &spec.kind {
+                BreakerKind::Consecutive(settings) => {
+                    Breaker::Consecutive(ConsecutiveBreaker::new(*settings, SimTime::ZERO))
+                }
+                BreakerKind::Window(settings) => Breaker::Window(WindowBreaker::new(*settings)),
             })
             .collect();
+        let breaker_wakes = vec![None; breakers.len()];
         let timeline = TimelineRecorder::new(scenario, &mut queue);
         let probes = scenario
             .hypothesis
@@ -297,6 +299,7 @@ impl<'a> Simulation<'a> {
                 .map(|_| ServiceState::default())
                 .collect(),
             breakers,
+            breaker_wakes,
             work_rngs,
             faults_by_service,
             stats: UserStats::default(),
@@ -366,6 +369,7 @@ impl<'a> Simulation<'a> {
                 connecting,
             } => self.call_timed_out(job, epoch, connecting),
             Event::WindowEnd => self.close_window(),
+            Event::BreakerWake { breaker } => self.breaker_woke(breaker),
             Event::ProbePhase { after } => self.start_probe_phase(after),
             Event::ProbeTimeout { seq } => self.probe_timed_out(seq),
         }

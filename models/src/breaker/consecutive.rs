@@ -16,26 +16,9 @@
 //! "`failures` consecutive failures" (gobreaker's default is `> 5`, i.e. six); the
 //! scenario states the number.
 
-use serde::Serialize;
 use sim_core::{SimDuration, SimTime};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BreakerState {
-    Closed,
-    Open,
-    HalfOpen,
-}
-
-impl BreakerState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BreakerState::Closed => "closed",
-            BreakerState::Open => "open",
-            BreakerState::HalfOpen => "half_open",
-        }
-    }
-}
+use super::{BreakerState, Rejection, Ticket, Transition};
 
 /// gobreaker's `Counts`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,27 +28,6 @@ pub struct Counts {
     pub total_failures: u32,
     pub consecutive_successes: u32,
     pub consecutive_failures: u32,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Transition {
-    pub at: SimTime,
-    pub from: BreakerState,
-    pub to: BreakerState,
-}
-
-/// Proof of admission: the generation the call was admitted in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ticket {
-    generation: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rejection {
-    /// gobreaker's `ErrOpenState`.
-    Open,
-    /// gobreaker's `ErrTooManyRequests`: half-open and all trial slots taken.
-    TooManyRequests,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

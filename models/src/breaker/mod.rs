@@ -1,0 +1,117 @@
+//! Circuit breakers, each faithful to the library people configure: gobreaker's
+//! consecutive-failures breaker and resilience4j's sliding-window breakers. The
+//! simulation talks to them through [`Breaker`].
+
+mod consecutive;
+mod window;
+
+use serde::Serialize;
+use sim_core::{SimDuration, SimTime};
+
+pub use consecutive::{ConsecutiveBreaker, ConsecutiveSettings, Counts};
+pub use window::{WindowBreaker, WindowKind, WindowSettings};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl BreakerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub at: SimTime,
+    pub from: BreakerState,
+    pub to: BreakerState,
+}
+
+/// Proof of admission: the generation the call was admitted in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    pub(super) generation: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// gobreaker's `ErrOpenState`.
+    Open,
+    /// gobreaker's `ErrTooManyRequests`: half-open and all trial slots taken.
+    TooManyRequests,
+}
+
+/// How a call that the breaker admitted ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallResult {
+    pub success: bool,
+    pub duration: SimDuration,
+}
+
+#[derive(Clone, Debug)]
+pub enum Breaker {
+    Consecutive(ConsecutiveBreaker),
+    Window(WindowBreaker),
+}
+
+impl Breaker {
+    pub fn allow(&mut self, now: SimTime) -> Result<Ticket, Rejection> {
+        match self {
+            Breaker::Consecutive(b) => b.allow(now),
+            Breaker::Window(b) => b.allow(now),
+        }
+    }
+
+    pub fn record(&mut self, now: SimTime, ticket: Ticket, result: CallResult) {
+        match self {
+            Breaker::Consecutive(b) => b.record(now, ticket, result.success),
+            Breaker::Window(b) => b.record(now, result),
+        }
+    }
+
+    /// The state a status endpoint would report now, without moving the breaker.
+    pub fn peek_state(&self, now: SimTime) -> BreakerState {
+        match self {
+            Breaker::Consecutive(b) => b.peek_state(now),
+            Breaker::Window(b) => b.peek_state(now),
+        }
+    }
+
+    pub fn transitions(&self) -> &[Transition] {
+        match self {
+            Breaker::Consecutive(b) => b.transitions(),
+            Breaker::Window(b) => b.transitions(),
+        }
+    }
+
+    pub fn rejected(&self) -> u64 {
+        match self {
+            Breaker::Consecutive(b) => b.rejected(),
+            Breaker::Window(b) => b.rejected(),
+        }
+    }
+
+    /// When the breaker wants to act on its own (an eager open-to-half-open move, a
+    /// half-open time limit); the simulation calls [`Breaker::wake`] then.
+    pub fn wake_at(&self) -> Option<SimTime> {
+        match self {
+            Breaker::Consecutive(_) => None,
+            Breaker::Window(b) => b.wake_at(),
+        }
+    }
+
+    pub fn wake(&mut self, now: SimTime) {
+        if let Breaker::Window(b) = self {
+            b.wake(now);
+        }
+    }
+}
