@@ -242,7 +242,7 @@ impl WindowBreaker {
     pub fn allow(&mut self, now: SimTime) -> Result<Ticket, Rejection> {
         if self.state == BreakerState::Open {
             match self.until {
-                Some(until) if now > until => self.to_half_open(now),
+                Some(until) if now > until => self.enter_half_open(now),
                 _ => {
                     self.rejected += 1;
                     return Err(Rejection::Open);
@@ -267,9 +267,9 @@ impl WindowBreaker {
         };
         self.metrics.record(now, one);
         match (self.state, self.metrics.verdict(&self.settings)) {
-            (BreakerState::Closed, Verdict::Exceeded) => self.to_open(now),
-            (BreakerState::HalfOpen, Verdict::Exceeded) => self.to_open(now),
-            (BreakerState::HalfOpen, Verdict::BelowThresholds) => self.to_closed(now),
+            (BreakerState::Closed, Verdict::Exceeded) => self.enter_open(now),
+            (BreakerState::HalfOpen, Verdict::Exceeded) => self.enter_open(now),
+            (BreakerState::HalfOpen, Verdict::BelowThresholds) => self.enter_closed(now),
             _ => {}
         }
     }
@@ -288,8 +288,8 @@ impl WindowBreaker {
             return;
         }
         match self.state {
-            BreakerState::Open if self.settings.automatic_transition => self.to_half_open(now),
-            BreakerState::HalfOpen => self.to_open(now),
+            BreakerState::Open if self.settings.automatic_transition => self.enter_half_open(now),
+            BreakerState::HalfOpen => self.enter_open(now),
             _ => {}
         }
     }
@@ -303,7 +303,7 @@ impl WindowBreaker {
         self.settings.open_for_max.map_or(wait, |max| wait.min(max))
     }
 
-    fn to_open(&mut self, now: SimTime) {
+    fn enter_open(&mut self, now: SimTime) {
         self.attempts += 1;
         let from = self.set_state(BreakerState::Open, now);
         self.until = Some(now + self.open_duration());
@@ -313,7 +313,7 @@ impl WindowBreaker {
         }
     }
 
-    fn to_half_open(&mut self, now: SimTime) {
+    fn enter_half_open(&mut self, now: SimTime) {
         self.set_state(BreakerState::HalfOpen, now);
         let permitted = self.settings.half_open_calls;
         self.metrics = Metrics::new(
@@ -324,7 +324,7 @@ impl WindowBreaker {
         self.until = self.settings.half_open_max_wait.map(|wait| now + wait);
     }
 
-    fn to_closed(&mut self, now: SimTime) {
+    fn enter_closed(&mut self, now: SimTime) {
         self.set_state(BreakerState::Closed, now);
         self.attempts = 0;
         self.until = None;
