@@ -59,7 +59,8 @@ pub fn mmck(lambda: f64, mean_service_s: f64, c: u32, queue: u32) -> Prediction 
     let admitted = 1.0 - blocking;
     let throughput = lambda * admitted;
     // PASTA: an admitted arrival waits when it finds c..K-1 jobs.
-    let waited_share = (c..k).map(|n| p[n as usize]).sum::<f64>() / admitted;
+    // fold from +0.0: an empty f64 sum is -0.0, which would print as "-0.00000".
+    let waited_share = (c..k).map(|n| p[n as usize]).fold(0.0, |a, b| a + b) / admitted;
     let queue_mean: f64 = (c..=k).map(|n| f64::from(n - c) * p[n as usize]).sum();
     let busy_mean: f64 = (0..=k).map(|n| f64::from(n.min(c)) * p[n as usize]).sum();
     let wait = queue_mean / throughput;
