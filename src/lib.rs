@@ -6,6 +6,7 @@ pub mod diagnostic;
 pub mod output;
 pub mod render;
 pub mod scenario;
+pub mod sweep;
 pub mod validate;
 
 use models::Observer;

@@ -68,6 +68,44 @@ enum Command {
         /// Scenario file (TOML).
         file: String,
     },
+    /// Run a scenario over the cartesian product of parameter values, with
+    /// replications, and write one CSV row per point (and variant).
+    Sweep {
+        /// Scenario file (TOML).
+        file: String,
+        /// A swept parameter: PATH=VALUES, with VALUES a list (1,3,5), an integer
+        /// range (1..10, 1..10:2) or a duration range (500ms..10s:500ms). Repeatable.
+        #[arg(long = "set", value_name = "PATH=VALUES", required = true)]
+        sets: Vec<String>,
+        /// Runs per point, with seeds seed, seed+1, ...
+        #[arg(long, default_value_t = 1)]
+        replications: u32,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write the CSV here (atomically) instead of standard output.
+        #[arg(long)]
+        out: Option<String>,
+        /// Metric for the best/worst summary: mean, p50, p95, p99, max, failure,
+        /// degraded, throughput, requests.
+        #[arg(long, default_value = "p99")]
+        objective: String,
+        /// Threads (default: all cores); the output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only the K-th of N disjoint slices of the points (1-based), e.g. 2/4.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+    },
+    /// Join the CSV files of a sharded sweep into the file the whole sweep writes.
+    Merge {
+        /// Shard CSV files.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Write the merged CSV here instead of standard output.
+        #[arg(long)]
+        out: Option<String>,
+    },
     /// Check the simulator against queueing theory (Erlang B/C, Pollaczek-Khinchine,
     /// mean-value analysis) and Little's law. Exit status 5 if a value is outside
     /// its tolerance.
@@ -132,6 +170,119 @@ fn main() -> ExitCode {
             customers,
             jobs,
         } => validate(files, replications, customers, jobs),
+        Command::Sweep {
+            file,
+            sets,
+            replications,
+            seed,
+            out,
+            objective,
+            jobs,
+            shard,
+        } => sweep(SweepArgs {
+            file,
+            sets,
+            replications,
+            seed,
+            out,
+            objective,
+            jobs,
+            shard,
+        }),
+        Command::Merge { files, out } => merge(&files, out.as_deref()),
+    }
+}
+
+struct SweepArgs {
+    file: String,
+    sets: Vec<String>,
+    replications: u32,
+    seed: Option<u64>,
+    out: Option<String>,
+    objective: String,
+    jobs: Option<usize>,
+    shard: Option<String>,
+}
+
+fn sweep(args: SweepArgs) -> ExitCode {
+    use cascade::sweep::{self, Dimension, Shard};
+    let dimensions: Result<Vec<Dimension>, String> =
+        args.sets.iter().map(|s| Dimension::parse(s)).collect();
+    let dimensions = match dimensions {
+        Ok(dimensions) => dimensions,
+        Err(message) => return input_error(&format!("error: {message}\n")),
+    };
+    let shard = match args.shard.as_deref().map(Shard::parse).transpose() {
+        Ok(shard) => shard,
+        Err(message) => return input_error(&format!("error: {message}\n")),
+    };
+    if let Err(message) = sweep::objective_column(&args.objective) {
+        return input_error(&format!("error: {message}\n"));
+    }
+    let source = match std::fs::read_to_string(&args.file) {
+        Ok(source) => source,
+        Err(error) => {
+            return input_error(&format!(
+                "error: {}: cannot read the scenario file: {error}\n",
+                args.file
+            ))
+        }
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let spec = sweep::Sweep {
+        dimensions,
+        replications: args.replications,
+        seed: args.seed,
+        shard,
+        jobs,
+    };
+    // indicatif draws only on a terminal, so pipes and CI logs stay clean.
+    let progress = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {eta} left")
+            .expect("a valid template"),
+    );
+    let result = match sweep::run(&args.file, &source, &spec, &progress) {
+        Ok(result) => result,
+        Err(message) => return input_error(&format!("error: {message}\n")),
+    };
+    progress.finish_and_clear();
+    let summary = sweep::summary(&result, &spec.dimensions, &args.objective, 3)
+        .expect("objective checked above");
+    match &args.out {
+        Some(path) => {
+            if let Err(error) = output::write_atomically(Path::new(path), &result.csv) {
+                return output_error(&format!("{path}: cannot write the sweep: {error}"));
+            }
+            if let Err(message) = output::print(&summary) {
+                return output_error(&message);
+            }
+        }
+        None => {
+            if let Err(message) = output::print(&String::from_utf8_lossy(&result.csv)) {
+                return output_error(&message);
+            }
+            eprint!("{summary}");
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn merge(files: &[String], out: Option<&str>) -> ExitCode {
+    let merged = match cascade::sweep::merge(files) {
+        Ok(merged) => merged,
+        Err(message) => return input_error(&format!("error: {message}\n")),
+    };
+    let written = match out {
+        Some(path) => {
+            output::write_atomically(Path::new(path), &merged).map_err(|e| format!("{path}: {e}"))
+        }
+        None => output::print(&String::from_utf8_lossy(&merged)),
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => output_error(&message),
     }
 }
 
