@@ -7,11 +7,18 @@
 //!
 //! Cancellation is lazy: a cancellable event carries a [`TimerId`] (slot + generation
 //! in a small slab); cancelling bumps the slot's generation, and the stale entry is
-//! dropped when it reaches the top of the heap. Cancelling is O(1) and the slab holds
-//! only timers that are still armed.
+//! dropped when it reaches the front. Cancelling is O(1) and the slab holds only
+//! timers that are still armed.
+//!
+//! Timers usually come in a few fixed delays (a call's 5 s timeout, a client's 30 s),
+//! and most are cancelled long before they are due. Kept in the heap they would make
+//! it deep and every pop slow. So each distinct delay gets a *lane*, a FIFO that is
+//! ordered by construction (same delay, non-decreasing now): pushing and popping a
+//! lane is O(1), and the next event is the least (time, sequence) among the heap's top
+//! and the lanes' fronts, which keeps the order exactly the same as one heap's.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use crate::time::SimTime;
 
@@ -51,8 +58,26 @@ impl<E> Ord for Entry<E> {
     }
 }
 
+#[derive(Clone, Copy)]
+enum Source {
+    Heap,
+    Now,
+    Lane(usize),
+}
+
+/// Distinct timer delays given their own lane; further delays share the heap.
+const LANES_MAX: usize = 16;
+
+struct Lane<E> {
+    delay: u64,
+    entries: VecDeque<Entry<E>>,
+}
+
 pub struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
+    /// Events scheduled for the instant they were scheduled at.
+    now_lane: VecDeque<Entry<E>>,
+    lanes: Vec<Lane<E>>,
     next_seq: u64,
     now: SimTime,
     popped: u64,
@@ -71,6 +96,8 @@ impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
+            now_lane: VecDeque::new(),
+            lanes: Vec::new(),
             next_seq: 0,
             now: SimTime::ZERO,
             popped: 0,
@@ -90,12 +117,32 @@ impl<E> EventQueue<E> {
         self.popped
     }
 
-    /// Entries in the heap, including cancelled ones not yet discarded.
+    /// Entries waiting, including cancelled ones not yet discarded.
     pub fn pending(&self) -> usize {
         self.heap.len()
+            + self.now_lane.len()
+            + self
+                .lanes
+                .iter()
+                .map(|lane| lane.entries.len())
+                .sum::<usize>()
     }
 
     pub fn schedule(&mut self, time: SimTime, event: E) {
+        if time == self.now {
+            // Work for this very instant (a request handed to the next service) is
+            // ordered by arrival alone: lane 0, delay 0, never through the heap.
+            assert!(time >= self.now);
+            let seq = self.take_seq();
+            self.now_lane.push_back(Entry {
+                time,
+                seq,
+                timer_slot: NO_TIMER,
+                timer_generation: 0,
+                event,
+            });
+            return;
+        }
         self.push(time, NO_TIMER, 0, event);
     }
 
@@ -111,7 +158,31 @@ impl<E> EventQueue<E> {
         let index = slot as usize;
         self.timer_armed[index] = true;
         let generation = self.timer_generations[index];
-        self.push(time, slot, generation, event);
+        let delay = time.since(self.now).as_nanos();
+        let lane = match self.lanes.iter().position(|lane| lane.delay == delay) {
+            Some(lane) => Some(lane),
+            None if self.lanes.len() < LANES_MAX => {
+                self.lanes.push(Lane {
+                    delay,
+                    entries: VecDeque::new(),
+                });
+                Some(self.lanes.len() - 1)
+            }
+            None => None,
+        };
+        match lane {
+            Some(lane) => {
+                let seq = self.take_seq();
+                self.lanes[lane].entries.push_back(Entry {
+                    time,
+                    seq,
+                    timer_slot: slot,
+                    timer_generation: generation,
+                    event,
+                });
+            }
+            None => self.push(time, slot, generation, event),
+        }
         TimerId { slot, generation }
     }
 
@@ -125,11 +196,32 @@ impl<E> EventQueue<E> {
     /// Pops the next live event if it is due at or before `horizon`.
     pub fn pop_until(&mut self, horizon: SimTime) -> Option<(SimTime, E)> {
         loop {
-            let top = self.heap.peek()?;
-            if top.time > horizon {
+            self.drop_dead_lane_fronts();
+            // The least (time, seq) of the heap's top and the lanes' fronts.
+            let mut best: Option<(SimTime, u64, Source)> = self
+                .heap
+                .peek()
+                .map(|top| (top.time, top.seq, Source::Heap));
+            let mut consider = |front: Option<&Entry<E>>, source: Source| {
+                if let Some(front) = front {
+                    if best.is_none_or(|(time, seq, _)| (front.time, front.seq) < (time, seq)) {
+                        best = Some((front.time, front.seq, source));
+                    }
+                }
+            };
+            consider(self.now_lane.front(), Source::Now);
+            for (index, lane) in self.lanes.iter().enumerate() {
+                consider(lane.entries.front(), Source::Lane(index));
+            }
+            let (time, _, source) = best?;
+            if time > horizon {
                 return None;
             }
-            let entry = self.heap.pop().expect("peeked entry exists");
+            let entry = match source {
+                Source::Heap => self.heap.pop().expect("peeked entry exists"),
+                Source::Now => self.now_lane.pop_front().expect("front exists"),
+                Source::Lane(lane) => self.lanes[lane].entries.pop_front().expect("front exists"),
+            };
             if entry.timer_slot != NO_TIMER {
                 let index = entry.timer_slot as usize;
                 let live = self.timer_armed[index]
@@ -150,14 +242,34 @@ impl<E> EventQueue<E> {
         self.pop_until(SimTime(u64::MAX))
     }
 
+    /// Cancelled timers at the front of a lane would hide the live one behind them.
+    fn drop_dead_lane_fronts(&mut self) {
+        for lane in &mut self.lanes {
+            while let Some(front) = lane.entries.front() {
+                let index = front.timer_slot as usize;
+                let live = self.timer_armed[index]
+                    && self.timer_generations[index] == front.timer_generation;
+                if live {
+                    break;
+                }
+                lane.entries.pop_front();
+            }
+        }
+    }
+
+    fn take_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
     fn push(&mut self, time: SimTime, timer_slot: u32, timer_generation: u32, event: E) {
         assert!(
             time >= self.now,
             "scheduled an event at {time} before now ({})",
             self.now
         );
-        let seq = self.next_seq;
-        self.next_seq += 1;
+        let seq = self.take_seq();
         self.heap.push(Entry {
             time,
             seq,
