@@ -38,31 +38,7 @@ enum Command {
     ///
     /// Exit status: 0 ok (or hypothesis completed), 2 bad input, 3 hypothesis
     /// deviated, 4 hypothesis failed before the method, 1 output not written.
-    Run {
-        /// Scenario file (TOML).
-        file: String,
-        /// Override the scenario's seed (for every variant).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Override a value by dotted path, e.g. --set services.gateway.workers=50
-        /// (repeatable; applied to the base before each variant's overrides).
-        #[arg(long = "set", value_name = "PATH=VALUE")]
-        sets: Vec<String>,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// Write the report to this file (atomically) instead of standard output.
-        #[arg(long)]
-        out: Option<String>,
-        /// Also write stats.csv, timeseries.csv and transitions.csv into DIR.
-        #[arg(long, value_name = "DIR")]
-        csv: Option<String>,
-        /// With --csv: also write every request to requests.csv.
-        #[arg(long, requires = "csv")]
-        trace: bool,
-        /// With --csv: overwrite the CSV files of a directory that is not empty.
-        #[arg(long, requires = "csv")]
-        force: bool,
-    },
+    Run(RunArgs),
     /// Validate a scenario file (and its variants) without running it.
     Check {
         /// Scenario file (TOML).
@@ -70,33 +46,7 @@ enum Command {
     },
     /// Run a scenario over the cartesian product of parameter values, with
     /// replications, and write one CSV row per point (and variant).
-    Sweep {
-        /// Scenario file (TOML).
-        file: String,
-        /// A swept parameter: PATH=VALUES, with VALUES a list (1,3,5), an integer
-        /// range (1..10, 1..10:2) or a duration range (500ms..10s:500ms). Repeatable.
-        #[arg(long = "set", value_name = "PATH=VALUES", required = true)]
-        sets: Vec<String>,
-        /// Runs per point, with seeds seed, seed+1, ...
-        #[arg(long, default_value_t = 1)]
-        replications: u32,
-        /// Override the scenario's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Write the CSV here (atomically) instead of standard output.
-        #[arg(long)]
-        out: Option<String>,
-        /// Metric for the best/worst summary: mean, p50, p95, p99, max, failure,
-        /// degraded, throughput, requests.
-        #[arg(long, default_value = "p99")]
-        objective: String,
-        /// Threads (default: all cores); the output does not depend on it.
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Run only the K-th of N disjoint slices of the points (1-based), e.g. 2/4.
-        #[arg(long, value_name = "K/N")]
-        shard: Option<String>,
-    },
+    Sweep(SweepArgs),
     /// Join the CSV files of a sharded sweep into the file the whole sweep writes.
     Merge {
         /// Shard CSV files.
@@ -124,45 +74,72 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Scenario file (TOML).
+    file: String,
+    /// Override the scenario's seed (for every variant).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override a value by dotted path, e.g. --set services.gateway.workers=50
+    /// (repeatable; applied to the base before each variant's overrides).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the report to this file (atomically) instead of standard output.
+    #[arg(long)]
+    out: Option<String>,
+    /// Also write stats.csv, timeseries.csv and transitions.csv into DIR.
+    #[arg(long, value_name = "DIR")]
+    csv: Option<String>,
+    /// With --csv: also write every request to requests.csv.
+    #[arg(long, requires = "csv")]
+    trace: bool,
+    /// With --csv: overwrite the CSV files of a directory that is not empty.
+    #[arg(long, requires = "csv")]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+struct SweepArgs {
+    /// Scenario file (TOML).
+    file: String,
+    /// A swept parameter: PATH=VALUES, with VALUES a list (1,3,5), an integer
+    /// range (1..10, 1..10:2) or a duration range (500ms..10s:500ms). Repeatable.
+    #[arg(long = "set", value_name = "PATH=VALUES", required = true)]
+    sets: Vec<String>,
+    /// Runs per point, with seeds seed, seed+1, ...
+    #[arg(long, default_value_t = 1)]
+    replications: u32,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write the CSV here (atomically) instead of standard output.
+    #[arg(long)]
+    out: Option<String>,
+    /// Metric for the best/worst summary: mean, p50, p95, p99, max, failure,
+    /// degraded, throughput, requests.
+    #[arg(long, default_value = "p99")]
+    objective: String,
+    /// Threads (default: all cores); the output does not depend on it.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only the K-th of N disjoint slices of the points (1-based), e.g. 2/4.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Text,
     Json,
 }
 
-struct RunArgs {
-    file: String,
-    seed: Option<u64>,
-    sets: Vec<String>,
-    format: Format,
-    out: Option<String>,
-    csv: Option<String>,
-    trace: bool,
-    force: bool,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run {
-            file,
-            seed,
-            sets,
-            format,
-            out,
-            csv,
-            trace,
-            force,
-        } => run(RunArgs {
-            file,
-            seed,
-            sets,
-            format,
-            out,
-            csv,
-            trace,
-            force,
-        }),
+        Command::Run(args) => run(args),
         Command::Check { file } => check(&file),
         Command::Validate {
             files,
@@ -170,38 +147,9 @@ fn main() -> ExitCode {
             customers,
             jobs,
         } => validate(files, replications, customers, jobs),
-        Command::Sweep {
-            file,
-            sets,
-            replications,
-            seed,
-            out,
-            objective,
-            jobs,
-            shard,
-        } => sweep(SweepArgs {
-            file,
-            sets,
-            replications,
-            seed,
-            out,
-            objective,
-            jobs,
-            shard,
-        }),
+        Command::Sweep(args) => sweep(args),
         Command::Merge { files, out } => merge(&files, out.as_deref()),
     }
-}
-
-struct SweepArgs {
-    file: String,
-    sets: Vec<String>,
-    replications: u32,
-    seed: Option<u64>,
-    out: Option<String>,
-    objective: String,
-    jobs: Option<usize>,
-    shard: Option<String>,
 }
 
 fn sweep(args: SweepArgs) -> ExitCode {

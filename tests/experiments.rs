@@ -1,28 +1,11 @@
 //! Experiments: variants side by side, steady-state verdicts and their exit codes,
 //! `--set`, and the CSV files.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn cascade(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_cascade"))
-        .args(args)
-        .output()
-        .expect("the cascade binary runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
+use common::{cascade, scratch};
 
-/// A fresh, empty directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cascade-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use std::path::Path;
 
 fn json(args: &[&str]) -> serde_json::Value {
     let mut all = args.to_vec();

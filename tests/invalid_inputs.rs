@@ -1,19 +1,9 @@
 //! Bad input never panics: each file under `scenarios/invalid/` gives exit code 2 and
 //! a first line `error: FILE:LINE:COL: message`; the rendered messages are snapshotted.
 
-use std::process::Command;
+mod common;
 
-fn cascade(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_cascade"))
-        .args(args)
-        .output()
-        .expect("the cascade binary runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
+use common::{cascade, scratch};
 
 fn assert_one_positioned_error(path: &str, stderr: &str) {
     assert!(!stderr.contains("panicked"), "{path} panicked:\n{stderr}");
@@ -78,8 +68,7 @@ fn valid_scenarios_check_clean() {
 
 #[test]
 fn out_file_is_written_whole_and_not_on_error() {
-    let dir = std::env::temp_dir().join(format!("cascade-out-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("out");
     let target = dir.join("report.json");
     let target_str = target.to_str().unwrap();
     let (code, _, _) = cascade(&[

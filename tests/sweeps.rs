@@ -2,33 +2,17 @@
 //! into the whole, clear errors before any run, and the Kubernetes manifest's own
 //! command run shard by shard.
 
-use std::path::PathBuf;
+mod common;
+
+use common::{cascade, scratch};
+
 use std::process::Command;
-
-fn cascade(args: &[&str]) -> (i32, Vec<u8>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_cascade"))
-        .args(args)
-        .output()
-        .expect("the cascade binary runs");
-    (
-        output.status.code().unwrap_or(-1),
-        output.stdout,
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cascade-sweep-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 const FILE: &str = "scenarios/gateway-with-breaker.toml";
 const FAILURES: &str = "breakers.recommendations.failures=1..4";
 const TIMEOUT: &str = "services.gateway.endpoints.product-details.steps[2].timeout=1s..3s:1s";
 
-fn sweep(extra: &[&str]) -> Vec<u8> {
+fn sweep(extra: &[&str]) -> String {
     let mut args = vec![
         "sweep",
         FILE,
@@ -52,7 +36,7 @@ fn the_csv_does_not_depend_on_the_number_of_threads() {
     let five = sweep(&["--jobs", "5"]);
     assert_eq!(one, two);
     assert_eq!(one, five);
-    let text = String::from_utf8(one).unwrap();
+    let text = one;
     assert_eq!(
         text.lines().count(),
         1 + 4 * 3,
@@ -83,10 +67,7 @@ fn merged_shards_are_the_whole_sweep() {
     args.extend(shard_files.iter().map(String::as_str));
     let (code, merged, stderr) = cascade(&args);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(
-        String::from_utf8(merged).unwrap(),
-        String::from_utf8(whole).unwrap()
-    );
+    assert_eq!(merged, whole);
     // A missing shard is an error, not a smaller file.
     let (code, _, stderr) = cascade(&["merge", &shard_files[0], &shard_files[1]]);
     assert_eq!(code, 2);
@@ -157,7 +138,7 @@ fn the_summary_names_the_best_and_worst_points() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stderr}");
-    let summary = String::from_utf8(stdout).unwrap();
+    let summary = stdout;
     let best = summary.lines().nth(1).unwrap();
     // The shortest timeout gives the lowest mean: slow calls end sooner.
     assert!(best.contains("timeout=1s"), "{summary}");
@@ -227,7 +208,7 @@ fn the_kubernetes_manifest_shards_and_merges() {
         .output()
         .unwrap();
     assert!(whole.status.success());
-    let whole = whole.stdout;
+    let whole = String::from_utf8(whole.stdout).unwrap();
     assert_eq!(merged, whole);
     std::fs::remove_dir_all(&dir).unwrap();
 }
