@@ -2,6 +2,7 @@
 //! running their variants, and rendering reports. The binary in `main.rs` is glue
 //! around it; tests use it directly.
 
+pub mod bench;
 pub mod diagnostic;
 pub mod output;
 pub mod render;

@@ -5,6 +5,7 @@
 //! requests, files or TOML.
 
 pub mod dist;
+pub mod hold;
 pub mod queue;
 pub mod rng;
 pub mod stats;
