@@ -39,6 +39,12 @@ enum Command {
     /// Exit status: 0 ok (or hypothesis completed), 2 bad input, 3 hypothesis
     /// deviated, 4 hypothesis failed before the method, 1 output not written.
     Run(RunArgs),
+    /// List the scenarios in a directory, each with its one-line description.
+    List {
+        /// Directory of scenario files.
+        #[arg(default_value = "scenarios")]
+        dir: String,
+    },
     /// Validate a scenario file (and its variants) without running it.
     Check {
         /// Scenario file (TOML).
@@ -148,6 +154,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Check { file } => check(&file),
+        Command::List { dir } => list(&dir),
         Command::Validate {
             files,
             replications,
@@ -446,4 +453,30 @@ fn bench(case: Option<&str>) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+fn list(dir: &str) -> ExitCode {
+    let mut paths: Vec<std::path::PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+            .collect(),
+        Err(error) => return input_error(&format!("error: {dir}: {error}\n")),
+    };
+    paths.sort();
+    let mut out = String::new();
+    for path in paths {
+        let shown = path.to_string_lossy();
+        let line = match scenario::load_experiment(&shown, &[]) {
+            Ok(experiment) => experiment
+                .description
+                .unwrap_or_else(|| "(no description)".into()),
+            Err(_) => "(does not load: see cascade check)".into(),
+        };
+        out.push_str(&format!("{shown:<52} {line}\n"));
+    }
+    match output::print(&out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => output_error(&message),
+    }
 }

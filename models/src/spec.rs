@@ -219,11 +219,18 @@ impl Fault {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum FaultKind {
     /// Every request that starts while the fault is active holds its worker for
     /// `hold`, then answers `status` (the seeds' `SIMULATE_FAILURE`: 30 s, then 408).
     Hang { hold: SimDuration, status: u16 },
+    /// Each request that starts while the fault is active fails at once with
+    /// `status`, with probability `probability` (an error-rate injection).
+    Error { probability: f64, status: u16 },
+    /// Each request that starts while the fault is active waits an extra time drawn
+    /// uniformly from [low, high] before its steps (Litmus pod-network-latency:
+    /// latency ± jitter).
+    Latency { low: SimDuration, high: SimDuration },
     /// The service is gone and its address refuses connections: calls fail at once.
     Kill,
     /// The service is gone and nothing answers at its address (a Kubernetes Service

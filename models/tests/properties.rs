@@ -152,13 +152,17 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             })
             .collect();
         let breaker_strategies: Vec<_> = (0..breakers).map(breaker).collect();
-        let fault = (0..services, 0u64..2000, 1u64..3000, 1u64..2000, 400u16..600).prop_map(
-            |(service, from, length, hold, status)| Fault {
+        let fault_kind = prop_oneof![
+            2 => (1u64..2000, 200u16..600).prop_map(|(hold, status)| FaultKind::Hang { hold: ms(hold), status }),
+            1 => (0.01f64..1.0, 400u16..600).prop_map(|(probability, status)| FaultKind::Error { probability, status }),
+            1 => (0u64..100, 0u64..100).prop_map(|(low, extra)| FaultKind::Latency { low: ms(low), high: ms(low + extra) }),
+            1 => Just(FaultKind::Kill),
+            1 => Just(FaultKind::Blackhole),
+        ];
+        let fault = (0..services, 0u64..2000, 1u64..3000, fault_kind).prop_map(
+            |(service, from, length, kind)| Fault {
                 service: ServiceId(service as u32),
-                kind: FaultKind::Hang {
-                    hold: ms(hold),
-                    status,
-                },
+                kind,
                 from: SimTime::ZERO + ms(from),
                 until: Some(SimTime::ZERO + ms(from + length)),
             },

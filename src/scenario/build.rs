@@ -617,52 +617,105 @@ impl Checker {
 
     fn fault(&mut self, index: usize, fault: &RawFault, names: &Names) -> Option<Fault> {
         let path = format!("faults[{index}]");
-        let kind = match fault.kind.get_ref().as_str() {
+        let kind = fault.kind.get_ref().as_str();
+        let keys = [
+            ("for", fault.hold.as_ref().map(Spanned::span)),
+            ("then_status", fault.then_status.as_ref().map(Spanned::span)),
+            ("rate", fault.rate.as_ref().map(Spanned::span)),
+            ("status", fault.status.as_ref().map(Spanned::span)),
+            ("latency", fault.latency.as_ref().map(Spanned::span)),
+            ("jitter", fault.jitter.as_ref().map(Spanned::span)),
+        ];
+        let own: &[&str] = match kind {
+            "hang" => &["for", "then_status"],
+            "error" => &["rate", "status"],
+            "latency" => &["latency", "jitter"],
+            "kill" | "blackhole" => &[],
+            other => {
+                self.error(
+                    fault.kind.span(),
+                    format!("{path}.kind: expected \"hang\", \"error\", \"latency\", \"kill\" or \"blackhole\", got \"{other}\""),
+                );
+                return None;
+            }
+        };
+        for (key, span) in keys {
+            if let Some(span) = span.filter(|_| !own.contains(&key)) {
+                self.error(
+                    span,
+                    format!("{path}.{key}: does not apply to `{kind}` faults"),
+                );
+            }
+        }
+        let needs = |checker: &mut Self, key: &str, what: &str| {
+            checker.error(
+                fault.kind.span(),
+                format!("{path}: `{kind}` faults need `{key}` ({what})"),
+            );
+        };
+        let kind = match kind {
             "hang" => {
                 let hold = match &fault.hold {
                     Some(hold) => hold.get_ref().0,
                     None => {
-                        self.error(
-                            fault.kind.span(),
-                            format!("{path}: a hang needs `for` (how long each request hangs)"),
-                        );
+                        needs(self, "for", "how long each request hangs");
                         SimDuration::ZERO
                     }
                 };
                 let status = match &fault.then_status {
                     Some(status) => self.status(status, &format!("{path}.then_status")),
                     None => {
-                        self.error(fault.kind.span(), format!("{path}: a hang needs `then_status` (what it answers after hanging)"));
+                        needs(self, "then_status", "what it answers after hanging");
                         STATUS_HANDLER_ERROR
                     }
                 };
                 FaultKind::Hang { hold, status }
             }
-            kind @ ("kill" | "blackhole") => {
-                for (key, span) in [
-                    ("for", fault.hold.as_ref().map(Spanned::span)),
-                    ("then_status", fault.then_status.as_ref().map(Spanned::span)),
-                ] {
-                    if let Some(span) = span {
-                        self.error(
-                            span,
-                            format!("{path}.{key}: applies to `hang` faults, not to `{kind}`"),
-                        );
+            "error" => {
+                let probability = match &fault.rate {
+                    Some(rate) => {
+                        let value = *rate.get_ref();
+                        if !(value > 0.0 && value <= 1.0) {
+                            self.error(rate.span(), format!("{path}.rate: expected a share of requests in (0, 1], got {value}"));
+                        }
+                        value
                     }
-                }
-                if kind == "kill" {
-                    FaultKind::Kill
-                } else {
-                    FaultKind::Blackhole
+                    None => {
+                        needs(self, "rate", "the share of requests that fail, e.g. 0.3");
+                        1.0
+                    }
+                };
+                let status = match &fault.status {
+                    Some(status) => self.status(status, &format!("{path}.status")),
+                    None => {
+                        needs(self, "status", "the status they fail with, e.g. 503");
+                        STATUS_HANDLER_ERROR
+                    }
+                };
+                FaultKind::Error {
+                    probability,
+                    status,
                 }
             }
-            other => {
-                self.error(
-                    fault.kind.span(),
-                    format!("{path}.kind: expected \"hang\", \"kill\" or \"blackhole\", got \"{other}\""),
-                );
-                FaultKind::Kill
+            "latency" => {
+                let latency = match &fault.latency {
+                    Some(latency) => self.duration_in(latency, &format!("{path}.latency"), true),
+                    None => {
+                        needs(self, "latency", "the added delay, e.g. \"200ms\"");
+                        SimDuration::ZERO
+                    }
+                };
+                let jitter = fault
+                    .jitter
+                    .as_ref()
+                    .map_or(SimDuration::ZERO, |jitter| jitter.get_ref().0);
+                FaultKind::Latency {
+                    low: SimDuration(latency.as_nanos().saturating_sub(jitter.as_nanos())),
+                    high: latency + jitter,
+                }
             }
+            "kill" => FaultKind::Kill,
+            _ => FaultKind::Blackhole,
         };
         let from = fault
             .from

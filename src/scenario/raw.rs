@@ -215,6 +215,18 @@ pub struct RawFault {
     /// `hang` only.
     #[serde(default)]
     pub then_status: Option<Spanned<i64>>,
+    /// `error` only: the share of requests that fail, in (0, 1].
+    #[serde(default)]
+    pub rate: Option<Spanned<f64>>,
+    /// `error` only: the status they fail with.
+    #[serde(default)]
+    pub status: Option<Spanned<i64>>,
+    /// `latency` only: the added delay.
+    #[serde(default)]
+    pub latency: Option<Spanned<RawDuration>>,
+    /// `latency` only: the delay varies uniformly by up to this much either way.
+    #[serde(default)]
+    pub jitter: Option<Spanned<RawDuration>>,
     #[serde(default)]
     pub from: Option<Spanned<RawDuration>>,
     #[serde(default)]

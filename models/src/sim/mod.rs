@@ -63,6 +63,8 @@ enum Event {
     WarmupEnd,
     Arrive(JobKey),
     WorkDone(JobKey),
+    /// A latency fault's extra wait is over: the job's steps begin.
+    DelayDone(JobKey),
     HangDone {
         job: JobKey,
         status: u16,
@@ -218,6 +220,8 @@ pub struct Simulation<'a> {
     /// step's distribution leaves every other step's draws where they were.
     work_rngs: Vec<Vec<Vec<RngStream>>>,
     faults_by_service: Vec<Vec<usize>>,
+    /// One stream per fault, for its error draws and latency samples.
+    fault_rngs: Vec<RngStream>,
     stats: UserStats,
     /// Every completed user request, failures included (as Locust counts them).
     latency: LatencyHistogram,
@@ -267,6 +271,15 @@ impl<'a> Simulation<'a> {
                     .collect()
             })
             .collect();
+        let fault_rngs = scenario
+            .faults
+            .iter()
+            .enumerate()
+            .map(|(index, fault)| {
+                let service = &scenario.service(fault.service).name;
+                RngStream::new(seed, &format!("fault/{index}/{service}"))
+            })
+            .collect();
         let mut faults_by_service = vec![Vec::new(); scenario.services.len()];
         for (index, fault) in scenario.faults.iter().enumerate() {
             faults_by_service[fault.service.0 as usize].push(index);
@@ -302,6 +315,7 @@ impl<'a> Simulation<'a> {
             breaker_wakes,
             work_rngs,
             faults_by_service,
+            fault_rngs,
             stats: UserStats::default(),
             latency: LatencyHistogram::new(),
             timeline,
@@ -363,6 +377,7 @@ impl<'a> Simulation<'a> {
                 self.advance(job);
             }
             Event::HangDone { job, status } => self.finish(job, Answer::error(status)),
+            Event::DelayDone(job) => self.advance(job),
             Event::CallTimeout {
                 job,
                 epoch,

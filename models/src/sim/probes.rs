@@ -68,6 +68,18 @@ impl ProbeRunner {
                     FaultKind::Hang { hold, status } => {
                         format!("hang {service} ({hold}, then {status})")
                     }
+                    FaultKind::Error {
+                        probability,
+                        status,
+                    } => {
+                        format!(
+                            "fail {}% of {service}'s requests with {status}",
+                            probability * 100.0
+                        )
+                    }
+                    FaultKind::Latency { low, high } => {
+                        format!("add {low}..{high} latency to {service}")
+                    }
                     FaultKind::Kill => format!("kill {service} (connections refused)"),
                     FaultKind::Blackhole => format!("blackhole {service} (connections time out)"),
                 };

@@ -71,7 +71,9 @@ impl Simulation<'_> {
             .find_map(|fault| match fault.kind {
                 FaultKind::Kill => Some(Unreachable::Refused),
                 FaultKind::Blackhole => Some(Unreachable::Blackholed),
-                FaultKind::Hang { .. } => None,
+                FaultKind::Hang { .. } | FaultKind::Error { .. } | FaultKind::Latency { .. } => {
+                    None
+                }
             })
     }
 
@@ -136,23 +138,66 @@ impl Simulation<'_> {
     }
 
     /// A hang fault active when the handler starts takes the place of its steps.
+    /// A hang fault active when the handler starts takes the place of its steps; an
+    /// error-rate fault may fail it at once; latency faults delay its first step.
     pub(super) fn begin(&mut self, key: JobKey) {
         let now = self.now();
         let service_id = self.jobs[key].endpoint.service;
-        let hang = self.faults_by_service[service_id.0 as usize]
-            .iter()
-            .map(|&index| &self.scenario.faults[index])
-            .filter(|fault| fault.active_at(now))
-            .find_map(|fault| match fault.kind {
-                FaultKind::Hang { hold, status } => Some((hold, status)),
-                FaultKind::Kill | FaultKind::Blackhole => None,
-            });
-        match hang {
-            Some((hold, status)) => {
-                self.queue
-                    .schedule(now + hold, Event::HangDone { job: key, status });
+        let scenario = self.scenario;
+        let faults = &self.faults_by_service[service_id.0 as usize];
+        if faults.is_empty() {
+            self.advance(key);
+            return;
+        }
+        let active = |index: usize| scenario.faults[index].active_at(now);
+        let kind = |index: usize| scenario.faults[index].kind;
+        if let Some((hold, status)) =
+            faults
+                .iter()
+                .copied()
+                .filter(|&i| active(i))
+                .find_map(|i| match kind(i) {
+                    FaultKind::Hang { hold, status } => Some((hold, status)),
+                    _ => None,
+                })
+        {
+            self.queue
+                .schedule(now + hold, Event::HangDone { job: key, status });
+            return;
+        }
+        let count = faults.len();
+        let mut delay = SimDuration::ZERO;
+        for position in 0..count {
+            let index = self.faults_by_service[service_id.0 as usize][position];
+            if !active(index) {
+                continue;
             }
-            None => self.advance(key),
+            match kind(index) {
+                FaultKind::Error {
+                    probability,
+                    status,
+                } => {
+                    if self.fault_rngs[index].next_f64() < probability {
+                        self.finish(key, Answer::error(status));
+                        return;
+                    }
+                }
+                FaultKind::Latency { low, high } => {
+                    let span = high.as_nanos() - low.as_nanos();
+                    let extra = if span == 0 {
+                        0
+                    } else {
+                        self.fault_rngs[index].below(span + 1)
+                    };
+                    delay = delay + SimDuration(low.as_nanos() + extra);
+                }
+                FaultKind::Hang { .. } | FaultKind::Kill | FaultKind::Blackhole => {}
+            }
+        }
+        if delay > SimDuration::ZERO {
+            self.queue.schedule(now + delay, Event::DelayDone(key));
+        } else {
+            self.advance(key);
         }
     }
 
