@@ -131,8 +131,17 @@ fn load_and_maybe_run(text: &str) {
     }
 }
 
+/// CI runs a fixed number of cases; `PROPTEST_CASES=20000 cargo test --release`
+/// runs a longer search.
+fn cases_or(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases_or(400)))]
 
     #[test]
     fn mutated_scenarios_never_panic(pick in any::<usize>(), mutations in proptest::collection::vec(mutation(), 1..4)) {

@@ -304,8 +304,17 @@ fn legal(from: &str, to: &str) -> bool {
     )
 }
 
+/// CI runs a fixed number of cases; `PROPTEST_CASES=20000 cargo test --release`
+/// runs a longer search.
+fn cases_or(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases_or(200)))]
 
     /// Every request issued ends exactly once (or is still in flight), and the
     /// per-status errors add up to the errors.
