@@ -7,6 +7,7 @@
 pub mod breaker;
 pub mod limits;
 pub mod report;
+pub mod retry;
 pub mod sim;
 pub mod spec;
 

@@ -83,6 +83,8 @@ pub struct ServiceReport {
     /// Answers that nobody was waiting for any more (the caller had timed out):
     /// work done in vain.
     pub abandoned: u64,
+    /// Retries this service's calls made (attempts beyond the first).
+    pub retries: u64,
     pub busy_max: u64,
     /// Time-averaged number of busy workers.
     pub busy_mean: f64,

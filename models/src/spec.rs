@@ -152,6 +152,8 @@ pub struct Call {
     /// before failing; `None` leaves it to `timeout`.
     pub connect_timeout: Option<SimDuration>,
     pub breaker: Option<BreakerId>,
+    /// Further attempts after a failed one; each attempt asks the breaker.
+    pub retry: Option<crate::retry::RetryPolicy>,
     pub fallback: Fallback,
 }
 

@@ -2,6 +2,7 @@
 //! pool and queue sizes, timeouts, breakers, fallbacks, hang faults and loads.
 
 use models::breaker::{BreakerState, WindowKind, WindowSettings};
+use models::retry::{Backoff, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
     BreakerId, BreakerKind, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault,
     FaultKind, Hypothesis, Load, LoadModel, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
@@ -52,20 +53,61 @@ fn step(index: usize, services: usize, breakers: usize) -> BoxedStrategy<Step> {
         proptest::option::of(1u64..300),
         proptest::option::of(0..breakers),
         fallback(),
+        proptest::option::of(retry()),
     )
-        .prop_map(|(target, timeout, connect_timeout, breaker, fallback)| {
-            Step::Call(Call {
-                target: EndpointRef {
-                    service: ServiceId(target as u32),
-                    endpoint: 0,
-                },
-                timeout: timeout.map(ms),
-                connect_timeout: connect_timeout.map(ms),
-                breaker: breaker.map(|b| BreakerId(b as u32)),
-                fallback,
-            })
-        });
+        .prop_map(
+            |(target, timeout, connect_timeout, breaker, fallback, retry)| {
+                Step::Call(Call {
+                    target: EndpointRef {
+                        service: ServiceId(target as u32),
+                        endpoint: 0,
+                    },
+                    timeout: timeout.map(ms),
+                    connect_timeout: connect_timeout.map(ms),
+                    breaker: breaker.map(|b| BreakerId(b as u32)),
+                    retry,
+                    fallback,
+                })
+            },
+        );
     prop_oneof![work, call].boxed()
+}
+
+fn retry() -> impl Strategy<Value = RetryPolicy> {
+    let backoff = prop_oneof![
+        (0u64..50).prop_map(|base| Backoff::Constant { base: ms(base) }),
+        (0u64..50, proptest::option::of(1u64..200)).prop_map(|(base, cap)| Backoff::Linear {
+            base: ms(base),
+            cap: cap.map(ms)
+        }),
+        (0u64..50, 1.0f64..3.0, proptest::option::of(1u64..200)).prop_map(
+            |(base, multiplier, cap)| Backoff::Exponential {
+                base: ms(base),
+                multiplier,
+                cap: cap.map(ms)
+            }
+        ),
+    ];
+    let jitter = prop_oneof![
+        Just(Jitter::None),
+        Just(Jitter::Full),
+        Just(Jitter::Equal),
+        Just(Jitter::Decorrelated)
+    ];
+    (1u32..5, backoff, jitter, any::<[bool; 5]>()).prop_map(
+        |(max_attempts, backoff, jitter, on)| RetryPolicy {
+            max_attempts,
+            backoff,
+            jitter,
+            retry_on: RetryOn {
+                server_errors: on[0],
+                status_408: on[1],
+                status_429: on[2],
+                timeouts: on[3],
+                connection: on[4],
+            },
+        },
+    )
 }
 
 fn breaker(index: usize) -> impl Strategy<Value = BreakerSpec> {
@@ -471,6 +513,7 @@ fn latency_is_never_below_the_work_on_the_path() {
                             },
                             timeout: None,
                             connect_timeout: None,
+                            retry: None,
                             breaker: None,
                             fallback: Fallback::Propagate,
                         }),
@@ -550,6 +593,7 @@ fn draining_a_long_queue_at_one_instant_does_not_recurse() {
                         },
                         timeout: None,
                         connect_timeout: None,
+                        retry: None,
                         breaker: Some(BreakerId(0)),
                         fallback: Fallback::Fail { status: 500 },
                     })],

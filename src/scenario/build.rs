@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use models::breaker::{BreakerState, WindowKind, WindowSettings};
 use models::limits::{CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, USERS_MAX, WINDOWS_MAX};
+use models::retry::{Backoff, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
     BreakerId, BreakerKind, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault,
     FaultKind, Hypothesis, Load, LoadModel, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
@@ -15,7 +16,7 @@ use toml::Spanned;
 
 use super::raw::{
     RawBreaker, RawCapacity, RawDistribution, RawDuration, RawFallback, RawFault, RawFile,
-    RawHypothesis, RawLoad, RawProbe, RawService, RawStep, RawVariant, RawWait,
+    RawHypothesis, RawLoad, RawProbe, RawRetry, RawService, RawStep, RawVariant, RawWait,
 };
 use crate::diagnostic::Diagnostic;
 
@@ -25,6 +26,11 @@ const WINDOW_DEFAULT: SimDuration = SimDuration::from_secs(10);
 const GOBREAKER_FAILURES_DEFAULT: u32 = 6;
 const GOBREAKER_TIMEOUT_DEFAULT: SimDuration = SimDuration::from_secs(60);
 const GOBREAKER_MAX_REQUESTS_DEFAULT: u32 = 1;
+/// Attempts one call may make, first included.
+const RETRY_ATTEMPTS_MAX: u64 = 100;
+/// The first backoff when `retry.base` is left out (gRPC's initial backoff is 1 s,
+/// resilience4j's wait 500 ms; a tenth of a second is the common client default).
+const RETRY_BASE_DEFAULT: SimDuration = SimDuration::from_millis(100);
 /// resilience4j's `slidingWindowSize` default.
 const R4J_WINDOW_DEFAULT: u32 = 100;
 /// What a handler answers when a call fails and the step names no fallback.
@@ -351,6 +357,10 @@ impl Checker {
                     ),
                     ("breaker", step.breaker.as_ref().map(Spanned::span)),
                     ("fallback", step.fallback.as_ref().map(Spanned::span)),
+                    (
+                        "retry",
+                        step.retry.as_ref().map(|retry| retry.attempts.span()),
+                    ),
                 ] {
                     if let Some(span) = present {
                         self.error(
@@ -391,11 +401,16 @@ impl Checker {
                         }
                     }
                 };
+                let retry = step
+                    .retry
+                    .as_ref()
+                    .map(|retry| self.retry(&format!("{path}.retry"), retry));
                 Some(Step::Call(Call {
                     target: target?,
                     timeout,
                     connect_timeout,
                     breaker,
+                    retry,
                     fallback,
                 }))
             }
@@ -404,6 +419,98 @@ impl Checker {
 
     /// A bad distribution is reported at its last parameter, the one that usually
     /// has to change.
+    fn retry(&mut self, path: &str, raw: &RawRetry) -> RetryPolicy {
+        let max_attempts = self.count_in(
+            &raw.attempts,
+            &format!("{path}.attempts"),
+            1,
+            RETRY_ATTEMPTS_MAX,
+        ) as u32;
+        let base = raw.base.as_ref().map_or(RETRY_BASE_DEFAULT, |base| {
+            self.duration_in(base, &format!("{path}.base"), true)
+        });
+        let cap = raw
+            .max
+            .as_ref()
+            .map(|max| self.duration_in(max, &format!("{path}.max"), true));
+        let multiplier = raw.multiplier.as_ref().map_or(2.0, |value| {
+            let factor = *value.get_ref();
+            if !(factor.is_finite() && (1.0..=100.0).contains(&factor)) {
+                self.error(
+                    value.span(),
+                    format!("{path}.multiplier: expected a factor from 1 to 100, got {factor}"),
+                );
+            }
+            factor
+        });
+        let backoff = match raw
+            .backoff
+            .as_ref()
+            .map(|b| (b.get_ref().as_str(), b.span()))
+        {
+            None | Some(("exponential", _)) => Backoff::Exponential {
+                base,
+                multiplier,
+                cap,
+            },
+            Some(("linear", _)) => Backoff::Linear { base, cap },
+            Some(("constant", _)) => Backoff::Constant { base },
+            Some((other, span)) => {
+                self.error(span, format!("{path}.backoff: expected \"constant\", \"linear\" or \"exponential\", got \"{other}\""));
+                Backoff::Constant { base }
+            }
+        };
+        let jitter = match raw
+            .jitter
+            .as_ref()
+            .map(|j| (j.get_ref().as_str(), j.span()))
+        {
+            None | Some(("none", _)) => Jitter::None,
+            Some(("full", _)) => Jitter::Full,
+            Some(("equal", _)) => Jitter::Equal,
+            Some(("decorrelated", _)) => Jitter::Decorrelated,
+            Some((other, span)) => {
+                self.error(span, format!("{path}.jitter: expected \"none\", \"full\", \"equal\" or \"decorrelated\", got \"{other}\""));
+                Jitter::None
+            }
+        };
+        let mut retry_on = RetryOn {
+            server_errors: false,
+            status_408: false,
+            status_429: false,
+            timeouts: false,
+            connection: false,
+        };
+        match &raw.on {
+            None => {
+                retry_on.server_errors = true;
+                retry_on.timeouts = true;
+                retry_on.connection = true;
+            }
+            Some(classes) => {
+                for class in classes.get_ref() {
+                    match class.as_str() {
+                        "5xx" => retry_on.server_errors = true,
+                        "408" => retry_on.status_408 = true,
+                        "429" => retry_on.status_429 = true,
+                        "timeout" => retry_on.timeouts = true,
+                        "connection" => retry_on.connection = true,
+                        other => self.error(
+                            classes.span(),
+                            format!("{path}.on: unknown failure class \"{other}\"; expected \"5xx\", \"408\", \"429\", \"timeout\" or \"connection\""),
+                        ),
+                    }
+                }
+            }
+        }
+        RetryPolicy {
+            max_attempts,
+            backoff,
+            jitter,
+            retry_on,
+        }
+    }
+
     fn distribution(&mut self, path: &str, raw: &RawDistribution) -> Option<Distribution> {
         let d = |value: &Spanned<RawDuration>| value.get_ref().0;
         let (result, span) = match raw {

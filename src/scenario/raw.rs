@@ -113,6 +113,31 @@ pub struct RawStep {
     pub breaker: Option<Spanned<String>>,
     #[serde(default)]
     pub fallback: Option<Spanned<RawFallback>>,
+    /// Not spanned (a table); its leaves are.
+    #[serde(default)]
+    pub retry: Option<RawRetry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    /// Attempts in all, the first included.
+    pub attempts: Spanned<i64>,
+    /// "constant", "linear" or "exponential" (default).
+    #[serde(default)]
+    pub backoff: Option<Spanned<String>>,
+    #[serde(default)]
+    pub base: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub multiplier: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub max: Option<Spanned<RawDuration>>,
+    /// "none" (default), "full", "equal" or "decorrelated".
+    #[serde(default)]
+    pub jitter: Option<Spanned<String>>,
+    /// Failure classes: "5xx", "408", "429", "timeout", "connection".
+    #[serde(default)]
+    pub on: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,8 +6,11 @@ use super::{
     STATUS_GATEWAY_TIMEOUT, STATUS_UNAVAILABLE,
 };
 use crate::breaker::{CallResult, Ticket};
+use crate::retry::AttemptFailure;
 use crate::spec::BreakerId;
+use crate::spec::EndpointRef;
 use crate::spec::{Call, Fallback, Step};
+use sim_core::SimDuration;
 use sim_core::SimTime;
 
 #[derive(Clone, Copy, Debug)]
@@ -99,7 +102,7 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    fn current_call(&self, key: JobKey) -> &'a Call {
+    pub(super) fn current_call(&self, key: JobKey) -> &'a Call {
         let scenario = self.scenario;
         let job = &self.jobs[key];
         match &scenario.endpoint(job.endpoint).steps[job.step as usize] {
@@ -162,6 +165,7 @@ impl<'a> Simulation<'a> {
             let job = &mut self.jobs[key];
             job.degraded |= answer.degraded;
             job.step += 1;
+            job.retries = 0;
             self.advance(key);
         } else {
             self.call_failed(key, call, CallFailure::Answered(answer.status));
@@ -184,6 +188,10 @@ impl<'a> Simulation<'a> {
     }
 
     fn call_failed(&mut self, key: JobKey, call: &Call, failure: CallFailure) {
+        if self.retry_later(key, call, failure) {
+            return;
+        }
+        self.jobs[key].retries = 0;
         match call.fallback {
             Fallback::Degraded => {
                 let job = &mut self.jobs[key];
@@ -194,5 +202,39 @@ impl<'a> Simulation<'a> {
             Fallback::Fail { status } => self.finish(key, Answer::error(status)),
             Fallback::Propagate => self.finish(key, Answer::error(failure.propagated_status())),
         }
+    }
+
+    /// Schedules another attempt if the call's retry policy covers this failure and
+    /// has attempts left; returns whether it did.
+    fn retry_later(&mut self, key: JobKey, call: &Call, failure: CallFailure) -> bool {
+        let Some(policy) = call.retry else {
+            return false;
+        };
+        let job = &self.jobs[key];
+        let attempt_failure = match failure {
+            CallFailure::Answered(status) => AttemptFailure::Status(status),
+            CallFailure::TimedOut => AttemptFailure::TimedOut,
+            CallFailure::ConnectTimedOut | CallFailure::Refused => AttemptFailure::Connection,
+            CallFailure::BreakerRejected => AttemptFailure::BreakerRejected,
+        };
+        if job.retries + 1 >= policy.max_attempts || !policy.retry_on.covers(attempt_failure) {
+            return false;
+        }
+        let retry = job.retries + 1;
+        let previous = if job.retries == 0 {
+            SimDuration::ZERO
+        } else {
+            job.last_backoff
+        };
+        let EndpointRef { service, endpoint } = job.endpoint;
+        let rng = &mut self.retry_rngs[service.0 as usize][endpoint as usize][job.step as usize];
+        let backoff = policy.delay(retry, previous, rng);
+        let job = &mut self.jobs[key];
+        job.retries = retry;
+        job.last_backoff = backoff;
+        self.services[service.0 as usize].retries += 1;
+        let now = self.now();
+        self.queue.schedule(now + backoff, Event::RetryDue(key));
+        true
     }
 }

@@ -65,6 +65,8 @@ enum Event {
     WorkDone(JobKey),
     /// A latency fault's extra wait is over: the job's steps begin.
     DelayDone(JobKey),
+    /// A retry's backoff is over: the job's current call is attempted again.
+    RetryDue(JobKey),
     HangDone {
         job: JobKey,
         status: u16,
@@ -126,6 +128,9 @@ struct Job {
     degraded: bool,
     epoch: u32,
     call: Option<PendingCall>,
+    /// Retries made so far for the current call step, and the last backoff.
+    retries: u32,
+    last_backoff: SimDuration,
 }
 
 impl Job {
@@ -138,6 +143,8 @@ impl Job {
             degraded: false,
             epoch: 0,
             call: None,
+            retries: 0,
+            last_backoff: SimDuration::ZERO,
         }
     }
 }
@@ -222,6 +229,8 @@ pub struct Simulation<'a> {
     faults_by_service: Vec<Vec<usize>>,
     /// One stream per fault, for its error draws and latency samples.
     fault_rngs: Vec<RngStream>,
+    /// `[service][endpoint][step]`: one stream per call step, for retry jitter.
+    retry_rngs: Vec<Vec<Vec<RngStream>>>,
     stats: UserStats,
     /// Every completed user request, failures included (as Locust counts them).
     latency: LatencyHistogram,
@@ -252,25 +261,8 @@ impl<'a> Simulation<'a> {
         if scenario.warmup > SimDuration::ZERO && scenario.warmup < scenario.duration {
             queue.schedule(SimTime::ZERO + scenario.warmup, Event::WarmupEnd);
         }
-        let work_rngs = scenario
-            .services
-            .iter()
-            .map(|service| {
-                service
-                    .endpoints
-                    .iter()
-                    .map(|endpoint| {
-                        (0..endpoint.steps.len())
-                            .map(|step| {
-                                let name =
-                                    format!("work/{}/{}/{step}", service.name, endpoint.name);
-                                RngStream::new(seed, &name)
-                            })
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect();
+        let work_rngs = per_step_streams(scenario, "work");
+        let retry_rngs = per_step_streams(scenario, "retry");
         let fault_rngs = scenario
             .faults
             .iter()
@@ -316,6 +308,7 @@ impl<'a> Simulation<'a> {
             work_rngs,
             faults_by_service,
             fault_rngs,
+            retry_rngs,
             stats: UserStats::default(),
             latency: LatencyHistogram::new(),
             timeline,
@@ -378,6 +371,10 @@ impl<'a> Simulation<'a> {
             }
             Event::HangDone { job, status } => self.finish(job, Answer::error(status)),
             Event::DelayDone(job) => self.advance(job),
+            Event::RetryDue(job) => {
+                let call = self.current_call(job);
+                self.start_call(job, call);
+            }
             Event::CallTimeout {
                 job,
                 epoch,
@@ -414,6 +411,30 @@ impl<'a> Simulation<'a> {
             self.services[from.0 as usize].abandoned += 1;
         }
     }
+}
+
+/// One stream per (service, endpoint, step), named `{purpose}/{service}/{endpoint}/{step}`,
+/// so that changing one step leaves every other step's draws where they were.
+fn per_step_streams(scenario: &Scenario, purpose: &str) -> Vec<Vec<Vec<RngStream>>> {
+    scenario
+        .services
+        .iter()
+        .map(|service| {
+            service
+                .endpoints
+                .iter()
+                .map(|endpoint| {
+                    (0..endpoint.steps.len())
+                        .map(|step| {
+                            let name =
+                                format!("{purpose}/{}/{}/{step}", service.name, endpoint.name);
+                            RngStream::new(scenario.seed, &name)
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// A duration that is a share of a window, for time averages.

@@ -54,6 +54,7 @@ impl Simulation<'_> {
                     rejected: state.rejected,
                     completed: state.completed,
                     abandoned: state.abandoned,
+                    retries: state.retries,
                     busy_max: state.busy_max,
                     busy_mean: round_to(per_window(state.busy_area_ns, run_length), 3),
                     queue_max: state.queue_max,
