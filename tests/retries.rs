@@ -70,3 +70,42 @@ fn a_breaker_rejection_is_never_retried() {
     assert_eq!(report.services[0].retries, 1);
     assert_eq!(report.breakers[0].rejected, report.completed);
 }
+
+#[test]
+fn a_finagle_budget_caps_retries_at_its_share_in_a_full_outage() {
+    let step = "services.gateway.endpoints.pay.steps[1]";
+    let budget = format!("{step}.retry.budget={{ kind = \"finagle\", ttl = \"10s\", min_retries_per_sec = 0, percent_can_retry = 0.2 }}");
+    let report = run(FILE, &["faults[0].from=0s", "faults[0].until=90s", &budget]);
+    let gateway = &report.services[0];
+    let requests = gateway.completed + report.in_flight;
+    // 20 % of the requests of any 10 s window: over the run, at most 20 % of all.
+    assert!(
+        gateway.retries as f64 <= 0.2 * requests as f64 + 1.0,
+        "{} retries for {requests} requests",
+        gateway.retries
+    );
+    assert!(
+        gateway.retries as f64 >= 0.15 * requests as f64,
+        "the budget is used: {} retries",
+        gateway.retries
+    );
+    assert!(gateway.retries_denied > 0);
+    // Without the budget every request retries twice.
+    let unlimited = run(FILE, &["faults[0].from=0s", "faults[0].until=90s"]);
+    assert!(unlimited.services[0].retries > 5 * gateway.retries);
+}
+
+#[test]
+fn grpc_throttling_stops_retrying_once_half_the_tokens_are_gone() {
+    let step = "services.gateway.endpoints.pay.steps[1]";
+    let budget =
+        format!("{step}.retry.budget={{ kind = \"grpc\", max_tokens = 10, token_ratio = 0.1 }}");
+    let report = run(FILE, &["faults[0].from=0s", "faults[0].until=90s", &budget]);
+    // Every attempt fails, so tokens only fall: 10 -> 5 allows at most 5 retries.
+    assert!(
+        report.services[0].retries <= 5,
+        "{} retries",
+        report.services[0].retries
+    );
+    assert!(report.services[0].retries_denied > 0);
+}

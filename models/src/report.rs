@@ -85,6 +85,8 @@ pub struct ServiceReport {
     pub abandoned: u64,
     /// Retries this service's calls made (attempts beyond the first).
     pub retries: u64,
+    /// Retries that a retry budget refused.
+    pub retries_denied: u64,
     pub busy_max: u64,
     /// Time-averaged number of busy workers.
     pub busy_mean: f64,

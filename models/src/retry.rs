@@ -15,6 +15,7 @@ pub struct RetryPolicy {
     pub backoff: Backoff,
     pub jitter: Jitter,
     pub retry_on: RetryOn,
+    pub budget: Option<BudgetSpec>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -142,6 +143,139 @@ impl RetryPolicy {
     }
 }
 
+/// A limit on retries across all calls of one call site, so that retries cannot
+/// multiply an outage without bound.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BudgetSpec {
+    /// Finagle's `RetryBudget(ttl, minRetriesPerSec, percentCanRetry)`: retries may
+    /// be `percent_can_retry` of the requests of the last `ttl`, plus a reserve of
+    /// `min_retries_per_sec` for quiet times.
+    Finagle {
+        ttl: SimDuration,
+        min_retries_per_sec: u32,
+        percent_can_retry: f64,
+    },
+    /// gRPC retry throttling: tokens start at `max_tokens`; a failed attempt takes one,
+    /// a success gives back `token_ratio`; retries only while tokens > max / 2.
+    Grpc { max_tokens: u32, token_ratio: f64 },
+}
+
+/// Finagle's bucket is a windowed adder over `ttl` in this many slices.
+const FINAGLE_SLICES: u64 = 10;
+/// Finagle's fixed-point scale: a request deposits this many units.
+const FINAGLE_SCALE: i64 = 1000;
+
+/// The live state of a budget.
+#[derive(Clone, Debug)]
+pub struct Budget {
+    spec: BudgetSpec,
+    /// Finagle: (slice number, balance) for the slices of the last ttl.
+    slices: std::collections::VecDeque<(u64, i64)>,
+    /// gRPC: tokens in thousandths (token ratios have up to 3 decimals).
+    tokens_milli: i64,
+}
+
+impl Budget {
+    pub fn new(spec: BudgetSpec) -> Self {
+        let tokens_milli = match spec {
+            BudgetSpec::Grpc { max_tokens, .. } => i64::from(max_tokens) * 1000,
+            BudgetSpec::Finagle { .. } => 0,
+        };
+        Budget {
+            spec,
+            slices: std::collections::VecDeque::new(),
+            tokens_milli,
+        }
+    }
+
+    fn finagle_withdrawal(percent_can_retry: f64) -> i64 {
+        if percent_can_retry == 0.0 {
+            1
+        } else {
+            (FINAGLE_SCALE as f64 / percent_can_retry) as i64
+        }
+    }
+
+    /// Adds to the current slice after dropping the slices older than the ttl.
+    fn finagle_add(&mut self, now: sim_core::SimTime, ttl: SimDuration, amount: i64) {
+        let slice_ns = (ttl.as_nanos() / FINAGLE_SLICES).max(1);
+        let slice = now.as_nanos() / slice_ns;
+        while let Some(&(oldest, _)) = self.slices.front() {
+            if oldest + FINAGLE_SLICES <= slice {
+                self.slices.pop_front();
+            } else {
+                break;
+            }
+        }
+        match self.slices.back_mut() {
+            Some((last, balance)) if *last == slice => *balance += amount,
+            _ => self.slices.push_back((slice, amount)),
+        }
+    }
+
+    /// A new request (a first attempt) at `now`.
+    pub fn on_request(&mut self, now: sim_core::SimTime) {
+        if let BudgetSpec::Finagle {
+            ttl,
+            percent_can_retry,
+            ..
+        } = self.spec
+        {
+            let deposit = if percent_can_retry == 0.0 {
+                0
+            } else {
+                FINAGLE_SCALE
+            };
+            self.finagle_add(now, ttl, deposit);
+        }
+    }
+
+    /// An attempt ended; gRPC counts only failures that could be retried.
+    pub fn on_attempt(&mut self, success: bool) {
+        if let BudgetSpec::Grpc {
+            max_tokens,
+            token_ratio,
+        } = self.spec
+        {
+            let max = i64::from(max_tokens) * 1000;
+            let change = if success {
+                (token_ratio * 1000.0).round() as i64
+            } else {
+                -1000
+            };
+            self.tokens_milli = (self.tokens_milli + change).clamp(0, max);
+        }
+    }
+
+    /// Whether a retry may go now; a Finagle budget is charged for it.
+    pub fn try_retry(&mut self, now: sim_core::SimTime) -> bool {
+        match self.spec {
+            BudgetSpec::Grpc { max_tokens, .. } => {
+                self.tokens_milli * 2 > i64::from(max_tokens) * 1000
+            }
+            BudgetSpec::Finagle {
+                ttl,
+                min_retries_per_sec,
+                percent_can_retry,
+            } => {
+                let withdrawal = Self::finagle_withdrawal(percent_can_retry);
+                self.finagle_add(now, ttl, 0);
+                let reserve = i64::from(min_retries_per_sec)
+                    * (ttl.as_nanos() / 1_000_000_000) as i64
+                    * withdrawal;
+                let balance: i64 =
+                    self.slices.iter().map(|&(_, amount)| amount).sum::<i64>() + reserve;
+                if balance >= withdrawal {
+                    self.finagle_add(now, ttl, -withdrawal);
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +296,7 @@ mod tests {
                 timeouts: true,
                 connection: true,
             },
+            budget: None,
         }
     }
 
@@ -242,5 +377,45 @@ mod tests {
         assert!(!on.covers(AttemptFailure::Status(429)));
         assert!(on.covers(AttemptFailure::TimedOut));
         assert!(!on.covers(AttemptFailure::BreakerRejected));
+    }
+
+    #[test]
+    fn a_finagle_budget_allows_its_share_plus_the_reserve() {
+        // 20 % of requests, and a reserve of 10 retries a second over 10 s = 100.
+        let spec = BudgetSpec::Finagle {
+            ttl: SimDuration::from_secs(10),
+            min_retries_per_sec: 10,
+            percent_can_retry: 0.2,
+        };
+        let mut budget = Budget::new(spec);
+        let now = sim_core::SimTime::ZERO + SimDuration::from_secs(1);
+        for _ in 0..1000 {
+            budget.on_request(now);
+        }
+        let allowed = (0..10_000).take_while(|_| budget.try_retry(now)).count();
+        assert_eq!(allowed, 200 + 100);
+        // Ten seconds on, the deposits and withdrawals have expired: the reserve again.
+        let later = now + SimDuration::from_secs(11);
+        let allowed = (0..10_000).take_while(|_| budget.try_retry(later)).count();
+        assert_eq!(allowed, 100);
+    }
+
+    #[test]
+    fn grpc_throttling_stops_retries_at_half_the_tokens() {
+        let mut budget = Budget::new(BudgetSpec::Grpc {
+            max_tokens: 10,
+            token_ratio: 0.1,
+        });
+        let now = sim_core::SimTime::ZERO;
+        for _ in 0..4 {
+            budget.on_attempt(false);
+        }
+        assert!(budget.try_retry(now), "6 tokens > 5");
+        budget.on_attempt(false);
+        assert!(!budget.try_retry(now), "5 tokens is not above 5");
+        for _ in 0..10 {
+            budget.on_attempt(true);
+        }
+        assert!(budget.try_retry(now), "ten successes give one token back");
     }
 }

@@ -2,7 +2,7 @@
 //! pool and queue sizes, timeouts, breakers, fallbacks, hang faults and loads.
 
 use models::breaker::{BreakerState, WindowKind, WindowSettings};
-use models::retry::{Backoff, Jitter, RetryOn, RetryPolicy};
+use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
     BreakerId, BreakerKind, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault,
     FaultKind, Hypothesis, Load, LoadModel, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
@@ -94,8 +94,19 @@ fn retry() -> impl Strategy<Value = RetryPolicy> {
         Just(Jitter::Equal),
         Just(Jitter::Decorrelated)
     ];
-    (1u32..5, backoff, jitter, any::<[bool; 5]>()).prop_map(
-        |(max_attempts, backoff, jitter, on)| RetryPolicy {
+    let budget = proptest::option::of(prop_oneof![
+        (1u64..60, 0u32..20, 0.0f64..2.0).prop_map(|(ttl, min, percent)| BudgetSpec::Finagle {
+            ttl: SimDuration::from_secs(ttl),
+            min_retries_per_sec: min,
+            percent_can_retry: percent,
+        }),
+        (1u32..20, 0.01f64..1.0).prop_map(|(max_tokens, token_ratio)| BudgetSpec::Grpc {
+            max_tokens,
+            token_ratio
+        }),
+    ]);
+    (1u32..5, backoff, jitter, any::<[bool; 5]>(), budget).prop_map(
+        |(max_attempts, backoff, jitter, on, budget)| RetryPolicy {
             max_attempts,
             backoff,
             jitter,
@@ -106,6 +117,7 @@ fn retry() -> impl Strategy<Value = RetryPolicy> {
                 timeouts: on[3],
                 connection: on[4],
             },
+            budget,
         },
     )
 }

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use models::breaker::{BreakerState, WindowKind, WindowSettings};
 use models::limits::{CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, USERS_MAX, WINDOWS_MAX};
-use models::retry::{Backoff, Jitter, RetryOn, RetryPolicy};
+use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
     BreakerId, BreakerKind, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault,
     FaultKind, Hypothesis, Load, LoadModel, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
@@ -15,8 +15,8 @@ use sim_core::{Distribution, SimDuration, SimTime};
 use toml::Spanned;
 
 use super::raw::{
-    RawBreaker, RawCapacity, RawDistribution, RawDuration, RawFallback, RawFault, RawFile,
-    RawHypothesis, RawLoad, RawProbe, RawRetry, RawService, RawStep, RawVariant, RawWait,
+    RawBreaker, RawBudget, RawCapacity, RawDistribution, RawDuration, RawFallback, RawFault,
+    RawFile, RawHypothesis, RawLoad, RawProbe, RawRetry, RawService, RawStep, RawVariant, RawWait,
 };
 use crate::diagnostic::Diagnostic;
 
@@ -503,12 +503,98 @@ impl Checker {
                 }
             }
         }
+        let budget = raw
+            .budget
+            .as_ref()
+            .and_then(|budget| self.budget(&format!("{path}.budget"), budget));
         RetryPolicy {
             max_attempts,
             backoff,
             jitter,
             retry_on,
+            budget,
         }
+    }
+
+    /// Finagle's and gRPC's defaults and validation rules.
+    fn budget(&mut self, path: &str, raw: &RawBudget) -> Option<BudgetSpec> {
+        let kind = raw.kind.get_ref().as_str();
+        let keys = [
+            ("ttl", raw.ttl.as_ref().map(Spanned::span)),
+            (
+                "min_retries_per_sec",
+                raw.min_retries_per_sec.as_ref().map(Spanned::span),
+            ),
+            (
+                "percent_can_retry",
+                raw.percent_can_retry.as_ref().map(Spanned::span),
+            ),
+            ("max_tokens", raw.max_tokens.as_ref().map(Spanned::span)),
+            ("token_ratio", raw.token_ratio.as_ref().map(Spanned::span)),
+        ];
+        let own: &[&str] = match kind {
+            "finagle" => &["ttl", "min_retries_per_sec", "percent_can_retry"],
+            "grpc" => &["max_tokens", "token_ratio"],
+            other => {
+                self.error(
+                    raw.kind.span(),
+                    format!("{path}.kind: expected \"finagle\" or \"grpc\", got \"{other}\""),
+                );
+                return None;
+            }
+        };
+        for (key, span) in keys {
+            if let Some(span) = span.filter(|_| !own.contains(&key)) {
+                self.error(
+                    span,
+                    format!("{path}.{key}: does not apply to a `{kind}` budget"),
+                );
+            }
+        }
+        if kind == "finagle" {
+            let ttl = raw.ttl.as_ref().map_or(SimDuration::from_secs(10), |ttl| {
+                let value = ttl.get_ref().0;
+                if value < SimDuration::from_secs(1) || value > SimDuration::from_secs(60) {
+                    self.error(
+                        ttl.span(),
+                        format!("{path}.ttl: expected 1s to 60s (Finagle's range), got {value}"),
+                    );
+                }
+                value
+            });
+            let min_retries_per_sec = raw.min_retries_per_sec.as_ref().map_or(10, |min| {
+                self.count_in(min, &format!("{path}.min_retries_per_sec"), 0, 1_000_000) as u32
+            });
+            let percent_can_retry = raw.percent_can_retry.as_ref().map_or(0.2, |share| {
+                let value = *share.get_ref();
+                if !(0.0..=1000.0).contains(&value) {
+                    self.error(share.span(), format!("{path}.percent_can_retry: expected a fraction of requests from 0 to 1000 (0.2 is 20 %), got {value}"));
+                }
+                value
+            });
+            return Some(BudgetSpec::Finagle {
+                ttl,
+                min_retries_per_sec,
+                percent_can_retry,
+            });
+        }
+        let max_tokens = raw.max_tokens.as_ref().map_or(10, |max| {
+            self.count_in(max, &format!("{path}.max_tokens"), 1, 1000) as u32
+        });
+        let token_ratio = raw.token_ratio.as_ref().map_or(0.1, |ratio| {
+            let value = *ratio.get_ref();
+            if !(value > 0.0 && value <= f64::from(max_tokens)) {
+                self.error(
+                    ratio.span(),
+                    format!("{path}.token_ratio: expected a ratio above 0, got {value}"),
+                );
+            }
+            value
+        });
+        Some(BudgetSpec::Grpc {
+            max_tokens,
+            token_ratio,
+        })
     }
 
     fn distribution(&mut self, path: &str, raw: &RawDistribution) -> Option<Distribution> {

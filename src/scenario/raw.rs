@@ -138,6 +138,26 @@ pub struct RawRetry {
     /// Failure classes: "5xx", "408", "429", "timeout", "connection".
     #[serde(default)]
     pub on: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pub budget: Option<RawBudget>,
+}
+
+/// `{ kind = "finagle", ttl = "10s", min_retries_per_sec = 10, percent_can_retry = 0.2 }`
+/// or `{ kind = "grpc", max_tokens = 10, token_ratio = 0.1 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBudget {
+    pub kind: Spanned<String>,
+    #[serde(default)]
+    pub ttl: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub min_retries_per_sec: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub percent_can_retry: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub max_tokens: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub token_ratio: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]

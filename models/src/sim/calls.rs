@@ -6,7 +6,7 @@ use super::{
     STATUS_GATEWAY_TIMEOUT, STATUS_UNAVAILABLE,
 };
 use crate::breaker::{CallResult, Ticket};
-use crate::retry::AttemptFailure;
+use crate::retry::{AttemptFailure, Budget};
 use crate::spec::BreakerId;
 use crate::spec::EndpointRef;
 use crate::spec::{Call, Fallback, Step};
@@ -50,6 +50,11 @@ impl<'a> Simulation<'a> {
             }
             None => None,
         };
+        if self.jobs[key].retries == 0 {
+            if let Some(budget) = self.budget_of(key) {
+                budget.on_request(now);
+            }
+        }
         let unreachable = self.connection_fault(call.target.service);
         if unreachable == Some(Unreachable::Refused) {
             self.record_breaker(call, ticket, now, false);
@@ -162,6 +167,9 @@ impl<'a> Simulation<'a> {
         let call = self.current_call(key);
         self.record_breaker(call, pending.ticket, pending.started, answer.is_success());
         if answer.is_success() {
+            if let Some(budget) = self.budget_of(key) {
+                budget.on_attempt(true);
+            }
             let job = &mut self.jobs[key];
             job.degraded |= answer.degraded;
             job.step += 1;
@@ -210,16 +218,32 @@ impl<'a> Simulation<'a> {
         let Some(policy) = call.retry else {
             return false;
         };
-        let job = &self.jobs[key];
         let attempt_failure = match failure {
             CallFailure::Answered(status) => AttemptFailure::Status(status),
             CallFailure::TimedOut => AttemptFailure::TimedOut,
             CallFailure::ConnectTimedOut | CallFailure::Refused => AttemptFailure::Connection,
             CallFailure::BreakerRejected => AttemptFailure::BreakerRejected,
         };
-        if job.retries + 1 >= policy.max_attempts || !policy.retry_on.covers(attempt_failure) {
+        if !policy.retry_on.covers(attempt_failure) {
             return false;
         }
+        let now = self.now();
+        // gRPC throttling counts the failures a retry could follow.
+        if let Some(budget) = self.budget_of(key) {
+            budget.on_attempt(false);
+        }
+        let job = &self.jobs[key];
+        if job.retries + 1 >= policy.max_attempts {
+            return false;
+        }
+        let service_index = job.endpoint.service.0 as usize;
+        if let Some(budget) = self.budget_of(key) {
+            if !budget.try_retry(now) {
+                self.services[service_index].retries_denied += 1;
+                return false;
+            }
+        }
+        let job = &self.jobs[key];
         let retry = job.retries + 1;
         let previous = if job.retries == 0 {
             SimDuration::ZERO
@@ -233,8 +257,14 @@ impl<'a> Simulation<'a> {
         job.retries = retry;
         job.last_backoff = backoff;
         self.services[service.0 as usize].retries += 1;
-        let now = self.now();
         self.queue.schedule(now + backoff, Event::RetryDue(key));
         true
+    }
+
+    /// The retry budget of the job's current call step, if it has one.
+    fn budget_of(&mut self, key: JobKey) -> Option<&mut Budget> {
+        let job = &self.jobs[key];
+        let EndpointRef { service, endpoint } = job.endpoint;
+        self.budgets[service.0 as usize][endpoint as usize][job.step as usize].as_mut()
     }
 }

@@ -26,6 +26,7 @@ use slotmap::{new_key_type, SlotMap};
 use crate::breaker::{Breaker, ConsecutiveBreaker, Ticket, WindowBreaker};
 use crate::limits::{EVENTS_AT_ONE_INSTANT_MAX, EVENTS_MAX};
 use crate::report::RunReport;
+use crate::retry::Budget;
 use crate::spec::{BreakerId, BreakerKind, EndpointRef, Scenario, ServiceId};
 
 use probes::ProbeRunner;
@@ -231,6 +232,8 @@ pub struct Simulation<'a> {
     fault_rngs: Vec<RngStream>,
     /// `[service][endpoint][step]`: one stream per call step, for retry jitter.
     retry_rngs: Vec<Vec<Vec<RngStream>>>,
+    /// `[service][endpoint][step]`: the retry budget of each call step that has one.
+    budgets: Vec<Vec<Vec<Option<Budget>>>>,
     stats: UserStats,
     /// Every completed user request, failures included (as Locust counts them).
     latency: LatencyHistogram,
@@ -263,6 +266,28 @@ impl<'a> Simulation<'a> {
         }
         let work_rngs = per_step_streams(scenario, "work");
         let retry_rngs = per_step_streams(scenario, "retry");
+        let budgets = scenario
+            .services
+            .iter()
+            .map(|service| {
+                service
+                    .endpoints
+                    .iter()
+                    .map(|endpoint| {
+                        endpoint
+                            .steps
+                            .iter()
+                            .map(|step| match step {
+                                crate::spec::Step::Call(call) => {
+                                    call.retry.and_then(|r| r.budget).map(Budget::new)
+                                }
+                                crate::spec::Step::Work(_) => None,
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
         let fault_rngs = scenario
             .faults
             .iter()
@@ -309,6 +334,7 @@ impl<'a> Simulation<'a> {
             faults_by_service,
             fault_rngs,
             retry_rngs,
+            budgets,
             stats: UserStats::default(),
             latency: LatencyHistogram::new(),
             timeline,

@@ -18,6 +18,8 @@ pub(super) struct ServiceState {
     pub(super) abandoned: u64,
     /// Retries made by this service's calls (attempts after the first).
     pub(super) retries: u64,
+    /// Retries a budget refused.
+    pub(super) retries_denied: u64,
     pub(super) busy_max: u64,
     pub(super) queue_max: u64,
     /// Integrals over time of busy workers and queue length, for time averages.

@@ -55,6 +55,7 @@ impl Simulation<'_> {
                     completed: state.completed,
                     abandoned: state.abandoned,
                     retries: state.retries,
+                    retries_denied: state.retries_denied,
                     busy_max: state.busy_max,
                     busy_mean: round_to(per_window(state.busy_area_ns, run_length), 3),
                     queue_max: state.queue_max,
