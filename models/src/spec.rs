@@ -75,13 +75,24 @@ pub enum LoadModel {
         users: u32,
         /// Users started per second, in Locust's batches (see [`spawn_time`]).
         spawn_rate: f64,
-        /// Think time after each answer: Locust's `between(low, high)` is
-        /// [`Distribution::Uniform`], its `constant(w)` is [`Distribution::Constant`].
-        wait: Distribution,
+        /// Think time after each answer.
+        wait: Think,
     },
     /// Open-loop arrivals: a Poisson process at `rate` requests per second,
     /// whatever the answers.
     Open { rate: f64 },
+}
+
+/// Locust's wait times.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Think {
+    /// A sampled think time: Locust's `between(low, high)` is
+    /// [`Distribution::Uniform`], its `constant(w)` is [`Distribution::Constant`].
+    Sample(Distribution),
+    /// Locust's `constant_pacing(w)` (and `constant_throughput(r)` = pacing 1/r): wait
+    /// what is left of `w` after the task that just ran, so that tasks start every
+    /// `w` at most.
+    Pacing(SimDuration),
 }
 
 impl Load {

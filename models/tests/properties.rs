@@ -6,6 +6,7 @@ use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
     BreakerId, BreakerKind, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault,
     FaultKind, Hypothesis, Load, LoadModel, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
+    Think,
 };
 use models::{simulate, RunReport};
 use proptest::prelude::*;
@@ -259,8 +260,12 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                             None => LoadModel::Closed {
                                 users,
                                 spawn_rate: f64::from(spawn_rate),
-                                wait: Distribution::uniform(SimDuration::ZERO, ms(wait_max))
-                                    .unwrap(),
+                                // Every fifth world paces its users instead of sampling.
+                                wait: if wait_max % 5 == 0 {
+                                    Think::Pacing(ms(wait_max))
+                                } else {
+                                    Think::Sample(Distribution::uniform(SimDuration::ZERO, ms(wait_max)).unwrap())
+                                },
                             },
                         },
                         target: EndpointRef {
@@ -501,7 +506,7 @@ fn latency_is_never_below_the_work_on_the_path() {
             model: LoadModel::Closed {
                 users: 20,
                 spawn_rate: 20.0,
-                wait: Distribution::exponential(ms(5)).unwrap(),
+                wait: Think::Sample(Distribution::exponential(ms(5)).unwrap()),
             },
             target: EndpointRef {
                 service: ServiceId(0),
@@ -583,7 +588,7 @@ fn draining_a_long_queue_at_one_instant_does_not_recurse() {
             model: LoadModel::Closed {
                 users,
                 spawn_rate: f64::from(users),
-                wait: Distribution::Constant(SimDuration::from_secs(10)),
+                wait: Think::Sample(Distribution::Constant(SimDuration::from_secs(10))),
             },
             target: EndpointRef {
                 service: ServiceId(0),

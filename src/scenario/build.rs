@@ -10,6 +10,7 @@ use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
     BreakerId, BreakerKind, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault,
     FaultKind, Hypothesis, Load, LoadModel, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
+    Think,
 };
 use sim_core::{Distribution, SimDuration, SimTime};
 use toml::Spanned;
@@ -246,20 +247,32 @@ impl Checker {
             );
         }
         let wait = match wait {
-            RawWait::Constant(wait) => Distribution::Constant(wait.get_ref().0),
+            RawWait::ConstantPacing(pace) => {
+                Think::Pacing(self.duration_in(pace, "load.wait.constant_pacing", true))
+            }
+            RawWait::ConstantThroughput(rate) => {
+                let value = *rate.get_ref();
+                if !(value.is_finite() && value > 0.0 && value <= 1e6) {
+                    self.error(rate.span(), format!("load.wait.constant_throughput: expected tasks per second above 0, got {value}"));
+                    Think::Pacing(SimDuration::from_secs(1))
+                } else {
+                    Think::Pacing(SimDuration::from_secs_f64(1.0 / value))
+                }
+            }
+            RawWait::Constant(wait) => Think::Sample(Distribution::Constant(wait.get_ref().0)),
             RawWait::Exponential(mean) => match Distribution::exponential(mean.get_ref().0) {
-                Ok(wait) => wait,
+                Ok(wait) => Think::Sample(wait),
                 Err(message) => {
                     self.error(mean.span(), format!("load.wait.exponential: {message}"));
-                    Distribution::Constant(mean.get_ref().0)
+                    Think::Sample(Distribution::Constant(mean.get_ref().0))
                 }
             },
             RawWait::Between([low, high]) => {
                 match Distribution::uniform(low.get_ref().0, high.get_ref().0) {
-                    Ok(wait) => wait,
+                    Ok(wait) => Think::Sample(wait),
                     Err(message) => {
                         self.error(high.span(), format!("load.wait.between: {message}"));
-                        Distribution::Constant(low.get_ref().0)
+                        Think::Sample(Distribution::Constant(low.get_ref().0))
                     }
                 }
             }

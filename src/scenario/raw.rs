@@ -79,6 +79,10 @@ pub enum RawWait {
     Constant(Spanned<RawDuration>),
     /// Exponential think time with this mean (for closed queueing networks).
     Exponential(Spanned<RawDuration>),
+    /// Locust's `constant_pacing(w)`.
+    ConstantPacing(Spanned<RawDuration>),
+    /// Locust's `constant_throughput(r)`: tasks per second per user.
+    ConstantThroughput(Spanned<f64>),
 }
 
 #[derive(Debug, Deserialize)]

@@ -135,7 +135,7 @@ pub fn model_of(scenario: &Scenario) -> Result<Model, String> {
             let kind = if matches!(work, Distribution::Constant(_)) { "M/D/1" } else { "M/G/1" };
             Ok(Model { prediction: theory::mg1(*rate, mean, second), kind })
         }
-        (LoadModel::Closed { users, wait: Distribution::Exponential { mean: think }, .. }, Distribution::Exponential { .. }, Capacity::Unbounded)
+        (LoadModel::Closed { users, wait: models::spec::Think::Sample(Distribution::Exponential { mean: think }), .. }, Distribution::Exponential { .. }, Capacity::Unbounded)
             if c == 1 =>
         {
             Ok(Model { prediction: theory::mva(*users, think.as_secs_f64(), mean), kind: "closed MVA" })

@@ -8,7 +8,7 @@ use sim_core::{Distribution, EventQueue, RngStream, SimDuration, SimTime, TimerI
 use slotmap::SlotMap;
 
 use super::{Answer, Event, Job, OpenKey, Parent, RequestRecord, Simulation, STATUS_NO_CONNECTION};
-use crate::spec::{spawn_time, LoadModel, Scenario};
+use crate::spec::{spawn_time, LoadModel, Scenario, Think};
 
 pub(super) struct Outstanding {
     seq: u32,
@@ -21,6 +21,9 @@ pub(super) struct User {
     wait_rng: RngStream,
     seq: u32,
     outstanding: Option<Outstanding>,
+    /// Locust's constant_pacing state: when the last wait was chosen, and how long.
+    paced_at: SimTime,
+    paced_wait: SimDuration,
 }
 
 impl User {
@@ -113,6 +116,8 @@ pub(super) fn spawn(
                         wait_rng: RngStream::new(scenario.seed, &format!("user/{user}/wait")),
                         seq: 0,
                         outstanding: None,
+                        paced_at: at,
+                        paced_wait: SimDuration::ZERO,
                     }
                 })
                 .collect();
@@ -293,7 +298,20 @@ impl Simulation<'_> {
             (client, &self.scenario.load.model)
         {
             let state = &mut self.users[user as usize];
-            let think = wait.sample(&mut state.wait_rng);
+            let think = match wait {
+                Think::Sample(distribution) => distribution.sample(&mut state.wait_rng),
+                Think::Pacing(pace) => {
+                    // Locust: run_time = now - last_run - last_wait; wait = max(0, pace - run_time).
+                    let run_time = now
+                        .since(state.paced_at)
+                        .as_nanos()
+                        .saturating_sub(state.paced_wait.as_nanos());
+                    let wait = SimDuration(pace.as_nanos().saturating_sub(run_time));
+                    state.paced_at = now;
+                    state.paced_wait = wait;
+                    wait
+                }
+            };
             self.queue.schedule(now + think, Event::UserIssue { user });
         }
     }
