@@ -266,28 +266,10 @@ impl<'a> Simulation<'a> {
         }
         let work_rngs = per_step_streams(scenario, "work");
         let retry_rngs = per_step_streams(scenario, "retry");
-        let budgets = scenario
-            .services
-            .iter()
-            .map(|service| {
-                service
-                    .endpoints
-                    .iter()
-                    .map(|endpoint| {
-                        endpoint
-                            .steps
-                            .iter()
-                            .map(|step| match step {
-                                crate::spec::Step::Call(call) => {
-                                    call.retry.and_then(|r| r.budget).map(Budget::new)
-                                }
-                                crate::spec::Step::Work(_) => None,
-                            })
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect();
+        let budgets = per_step(scenario, |_, _, _, step| match step {
+            crate::spec::Step::Call(call) => call.retry.and_then(|r| r.budget).map(Budget::new),
+            crate::spec::Step::Work(_) => None,
+        });
         let fault_rngs = scenario
             .faults
             .iter()
@@ -439,9 +421,11 @@ impl<'a> Simulation<'a> {
     }
 }
 
-/// One stream per (service, endpoint, step), named `{purpose}/{service}/{endpoint}/{step}`,
-/// so that changing one step leaves every other step's draws where they were.
-fn per_step_streams(scenario: &Scenario, purpose: &str) -> Vec<Vec<Vec<RngStream>>> {
+/// A value for every step of every endpoint of every service, `[service][endpoint][step]`.
+fn per_step<T>(
+    scenario: &Scenario,
+    make: impl Fn(&crate::spec::Service, &crate::spec::Endpoint, usize, &crate::spec::Step) -> T,
+) -> Vec<Vec<Vec<T>>> {
     scenario
         .services
         .iter()
@@ -450,17 +434,27 @@ fn per_step_streams(scenario: &Scenario, purpose: &str) -> Vec<Vec<Vec<RngStream
                 .endpoints
                 .iter()
                 .map(|endpoint| {
-                    (0..endpoint.steps.len())
-                        .map(|step| {
-                            let name =
-                                format!("{purpose}/{}/{}/{step}", service.name, endpoint.name);
-                            RngStream::new(scenario.seed, &name)
-                        })
+                    endpoint
+                        .steps
+                        .iter()
+                        .enumerate()
+                        .map(|(index, step)| make(service, endpoint, index, step))
                         .collect()
                 })
                 .collect()
         })
         .collect()
+}
+
+/// One stream per step, named `{purpose}/{service}/{endpoint}/{step}`, so that
+/// changing one step leaves every other step's draws where they were.
+fn per_step_streams(scenario: &Scenario, purpose: &str) -> Vec<Vec<Vec<RngStream>>> {
+    per_step(scenario, |service, endpoint, index, _| {
+        RngStream::new(
+            scenario.seed,
+            &format!("{purpose}/{}/{}/{index}", service.name, endpoint.name),
+        )
+    })
 }
 
 /// A duration that is a share of a window, for time averages.
