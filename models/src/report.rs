@@ -32,6 +32,7 @@ pub struct RunReport {
     /// Over all completed requests, failures included (as Locust does).
     pub latency_ms: LatencySummary,
     pub breakers: Vec<BreakerReport>,
+    pub bulkheads: Vec<BulkheadReport>,
     pub services: Vec<ServiceReport>,
     pub timeline: Timeline,
     /// The steady-state hypothesis, when the scenario has one.
@@ -64,6 +65,16 @@ pub struct BreakerReport {
     /// Calls the breaker refused (open, or half-open with every trial slot taken).
     pub rejected: u64,
     pub transitions: Vec<TransitionReport>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BulkheadReport {
+    pub name: String,
+    /// Calls turned away: the bulkhead was full and stayed full for `max_wait`.
+    pub rejected: u64,
+    /// Calls that had to wait for a permit.
+    pub waited: u64,
+    pub in_use_max: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -14,6 +14,20 @@ pub struct ServiceId(pub u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BreakerId(pub u32);
 
+/// Index into [`Scenario::bulkheads`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BulkheadId(pub u32);
+
+/// A semaphore bulkhead (resilience4j's `Bulkhead`): at most `max_concurrent` calls
+/// through it at once; a call that finds it full waits up to `max_wait` for a
+/// permit, then is rejected.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BulkheadSpec {
+    pub name: String,
+    pub max_concurrent: u32,
+    pub max_wait: SimDuration,
+}
+
 /// One endpoint of one service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EndpointRef {
@@ -34,6 +48,7 @@ pub struct Scenario {
     pub load: Load,
     pub services: Vec<Service>,
     pub breakers: Vec<BreakerSpec>,
+    pub bulkheads: Vec<BulkheadSpec>,
     pub faults: Vec<Fault>,
     pub hypothesis: Option<Hypothesis>,
 }
@@ -165,6 +180,8 @@ pub struct Call {
     pub breaker: Option<BreakerId>,
     /// Further attempts after a failed one; each attempt asks the breaker.
     pub retry: Option<crate::retry::RetryPolicy>,
+    /// Each attempt holds a permit of this bulkhead (inside the breaker).
+    pub bulkhead: Option<BulkheadId>,
     pub fallback: Fallback,
 }
 

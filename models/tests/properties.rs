@@ -4,9 +4,9 @@
 use models::breaker::{BreakerState, WindowKind, WindowSettings};
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
-    BreakerId, BreakerKind, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault,
-    FaultKind, Hypothesis, Load, LoadModel, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
-    Think,
+    BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadSpec, Call, Capacity, Endpoint,
+    EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel, Probe, ProbeKind,
+    Scenario, Service, ServiceId, Step, Think,
 };
 use models::{simulate, RunReport};
 use proptest::prelude::*;
@@ -67,6 +67,11 @@ fn step(index: usize, services: usize, breakers: usize) -> BoxedStrategy<Step> {
                     connect_timeout: connect_timeout.map(ms),
                     breaker: breaker.map(|b| BreakerId(b as u32)),
                     retry,
+                    // Worlds have as many bulkheads as breakers; a call guarded by
+                    // breaker b goes through bulkhead b when its timeout is odd.
+                    bulkhead: breaker
+                        .filter(|_| timeout.is_some_and(|t| t % 2 == 1))
+                        .map(|b| BulkheadId(b as u32)),
                     fallback,
                 })
             },
@@ -207,6 +212,15 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             })
             .collect();
         let breaker_strategies: Vec<_> = (0..breakers).map(breaker).collect();
+        let bulkhead_strategies: Vec<_> = (0..breakers)
+            .map(|index| {
+                (1u32..4, 0u64..100).prop_map(move |(max_concurrent, wait)| BulkheadSpec {
+                    name: format!("k{index}"),
+                    max_concurrent,
+                    max_wait: ms(wait),
+                })
+            })
+            .collect();
         let fault_kind = prop_oneof![
             2 => (1u64..2000, 200u16..600).prop_map(|(hold, status)| FaultKind::Hang { hold: ms(hold), status }),
             1 => (0.01f64..1.0, 400u16..600).prop_map(|(probability, status)| FaultKind::Error { probability, status }),
@@ -224,7 +238,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         );
         (
             service_strategies,
-            breaker_strategies,
+            (breaker_strategies, bulkhead_strategies),
             proptest::collection::vec(fault, 0..3),
             (1u32..40, proptest::option::weighted(0.3, 1u32..400)),
             1u32..30,
@@ -237,7 +251,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             .prop_map(
                 |(
                     services,
-                    breakers,
+                    (breakers, bulkheads),
                     faults,
                     (users, open_rate),
                     spawn_rate,
@@ -276,6 +290,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     },
                     services,
                     breakers,
+                    bulkheads,
                     faults,
                     hypothesis: hypothesis.map(|mut hypothesis| {
                         // Keep both checks inside the run.
@@ -531,6 +546,7 @@ fn latency_is_never_below_the_work_on_the_path() {
                             timeout: None,
                             connect_timeout: None,
                             retry: None,
+                            bulkhead: None,
                             breaker: None,
                             fallback: Fallback::Propagate,
                         }),
@@ -548,6 +564,7 @@ fn latency_is_never_below_the_work_on_the_path() {
             },
         ],
         breakers: vec![],
+        bulkheads: vec![],
         faults: vec![],
         hypothesis: None,
     };
@@ -611,6 +628,7 @@ fn draining_a_long_queue_at_one_instant_does_not_recurse() {
                         timeout: None,
                         connect_timeout: None,
                         retry: None,
+                        bulkhead: None,
                         breaker: Some(BreakerId(0)),
                         fallback: Fallback::Fail { status: 500 },
                     })],
@@ -635,6 +653,7 @@ fn draining_a_long_queue_at_one_instant_does_not_recurse() {
             1,
             None,
         )],
+        bulkheads: vec![],
         faults: vec![Fault {
             service: ServiceId(1),
             kind: FaultKind::Hang {

@@ -8,16 +8,17 @@ use models::breaker::{BreakerState, WindowKind, WindowSettings};
 use models::limits::{CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, USERS_MAX, WINDOWS_MAX};
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
-    BreakerId, BreakerKind, BreakerSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault,
-    FaultKind, Hypothesis, Load, LoadModel, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
-    Think,
+    BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadSpec, Call, Capacity, Endpoint,
+    EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel, Probe, ProbeKind,
+    Scenario, Service, ServiceId, Step, Think,
 };
 use sim_core::{Distribution, SimDuration, SimTime};
 use toml::Spanned;
 
 use super::raw::{
-    RawBreaker, RawBudget, RawCapacity, RawDistribution, RawDuration, RawFallback, RawFault,
-    RawFile, RawHypothesis, RawLoad, RawProbe, RawRetry, RawService, RawStep, RawVariant, RawWait,
+    RawBreaker, RawBudget, RawBulkhead, RawCapacity, RawDistribution, RawDuration, RawFallback,
+    RawFault, RawFile, RawHypothesis, RawLoad, RawProbe, RawRetry, RawService, RawStep, RawVariant,
+    RawWait,
 };
 use crate::diagnostic::Diagnostic;
 
@@ -63,6 +64,7 @@ struct Checker {
 struct Names {
     services: Vec<(String, Vec<String>)>,
     breakers: Vec<String>,
+    bulkheads: Vec<String>,
 }
 
 impl Names {
@@ -126,6 +128,7 @@ impl Checker {
                 })
                 .collect(),
             breakers: raw.breakers.keys().cloned().collect(),
+            bulkheads: raw.bulkheads.keys().cloned().collect(),
         };
         for (service, raw_service) in &raw.services {
             self.name_is_plain(service, raw_service.workers.span(), "service");
@@ -144,6 +147,11 @@ impl Checker {
             .breakers
             .iter()
             .map(|(name, breaker)| self.breaker(name, breaker))
+            .collect();
+        let bulkheads = raw
+            .bulkheads
+            .iter()
+            .map(|(name, bulkhead)| self.bulkhead(name, bulkhead))
             .collect();
         self.count_items(raw.faults.len(), raw.load.kind.span(), "faults");
         let faults = raw
@@ -166,6 +174,7 @@ impl Checker {
             load,
             services,
             breakers,
+            bulkheads,
             faults,
             hypothesis,
         };
@@ -374,6 +383,7 @@ impl Checker {
                         "retry",
                         step.retry.as_ref().map(|retry| retry.attempts.span()),
                     ),
+                    ("bulkhead", step.bulkhead.as_ref().map(Spanned::span)),
                 ] {
                     if let Some(span) = present {
                         self.error(
@@ -418,12 +428,25 @@ impl Checker {
                     .retry
                     .as_ref()
                     .map(|retry| self.retry(&format!("{path}.retry"), retry));
+                let bulkhead = step.bulkhead.as_ref().and_then(|name| {
+                    let found = names.bulkheads.iter().position(|known| known == name.get_ref());
+                    if found.is_none() {
+                        let hint = did_you_mean(name.get_ref(), names.bulkheads.iter().map(String::as_str));
+                        self.error(
+                            name.span(),
+                            format!("{path}.bulkhead: no bulkhead named \"{}\" is defined under [bulkheads]{hint}", name.get_ref()),
+                        );
+                    }
+                    found.map(|index| BulkheadId(index as u32))
+                });
                 Some(Step::Call(Call {
                     target: target?,
                     timeout,
                     connect_timeout,
                     breaker,
                     retry,
+                    bulkhead,
+
                     fallback,
                 }))
             }
@@ -432,6 +455,36 @@ impl Checker {
 
     /// A bad distribution is reported at its last parameter, the one that usually
     /// has to change.
+    /// resilience4j's semaphore bulkhead and its defaults (25 calls, no wait).
+    fn bulkhead(&mut self, name: &str, raw: &RawBulkhead) -> BulkheadSpec {
+        let path = format!("bulkheads.{name}");
+        if raw.kind.get_ref() != "semaphore" {
+            self.error(
+                raw.kind.span(),
+                format!(
+                    "{path}.kind: expected \"semaphore\", got \"{}\"",
+                    raw.kind.get_ref()
+                ),
+            );
+        }
+        let max_concurrent = raw.max_concurrent.as_ref().map_or(25, |max| {
+            self.count_in(
+                max,
+                &format!("{path}.max_concurrent"),
+                1,
+                u64::from(CAPACITY_MAX),
+            ) as u32
+        });
+        let max_wait = raw.max_wait.as_ref().map_or(SimDuration::ZERO, |wait| {
+            self.duration_in(wait, &format!("{path}.max_wait"), false)
+        });
+        BulkheadSpec {
+            name: name.to_string(),
+            max_concurrent,
+            max_wait,
+        }
+    }
+
     fn retry(&mut self, path: &str, raw: &RawRetry) -> RetryPolicy {
         let max_attempts = self.count_in(
             &raw.attempts,

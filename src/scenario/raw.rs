@@ -26,6 +26,8 @@ pub struct RawFile {
     #[serde(default)]
     pub breakers: BTreeMap<String, RawBreaker>,
     #[serde(default)]
+    pub bulkheads: BTreeMap<String, RawBulkhead>,
+    #[serde(default)]
     pub faults: Vec<RawFault>,
     #[serde(default)]
     pub hypothesis: Option<RawHypothesis>,
@@ -120,6 +122,19 @@ pub struct RawStep {
     /// Not spanned (a table); its leaves are.
     #[serde(default)]
     pub retry: Option<RawRetry>,
+    #[serde(default)]
+    pub bulkhead: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBulkhead {
+    /// "semaphore".
+    pub kind: Spanned<String>,
+    #[serde(default)]
+    pub max_concurrent: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub max_wait: Option<Spanned<RawDuration>>,
 }
 
 #[derive(Debug, Deserialize)]

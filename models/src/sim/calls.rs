@@ -1,5 +1,6 @@
 //! Calls between services: connection faults, timeouts, the breaker, the fallback.
 
+use super::bulkheads::Permit;
 use super::services::Unreachable;
 use super::{
     Answer, Event, Job, JobKey, Parent, PendingCall, Simulation, STATUS_BAD_GATEWAY,
@@ -20,6 +21,7 @@ enum CallFailure {
     ConnectTimedOut,
     Refused,
     BreakerRejected,
+    BulkheadRejected,
 }
 
 impl CallFailure {
@@ -28,7 +30,7 @@ impl CallFailure {
             CallFailure::Answered(status) => status,
             CallFailure::TimedOut | CallFailure::ConnectTimedOut => STATUS_GATEWAY_TIMEOUT,
             CallFailure::Refused => STATUS_BAD_GATEWAY,
-            CallFailure::BreakerRejected => STATUS_UNAVAILABLE,
+            CallFailure::BreakerRejected | CallFailure::BulkheadRejected => STATUS_UNAVAILABLE,
         }
     }
 }
@@ -55,8 +57,33 @@ impl<'a> Simulation<'a> {
                 budget.on_request(now);
             }
         }
+        if let Some(bulkhead) = call.bulkhead {
+            match self.acquire_permit(key, bulkhead, ticket) {
+                Permit::Granted => {}
+                Permit::Waiting => return,
+                Permit::Rejected => {
+                    self.bulkhead_rejected(key, call, ticket);
+                    return;
+                }
+            }
+        }
+        self.connect_call(key, call, ticket);
+    }
+
+    /// A bulkhead turned the call away: the breaker outside it records a failure
+    /// (as resilience4j's does for `BulkheadFullException`), and no retry follows.
+    pub(super) fn bulkhead_rejected(&mut self, key: JobKey, call: &Call, ticket: Option<Ticket>) {
+        let now = self.now();
+        self.record_breaker(call, ticket, now, false);
+        self.call_failed(key, call, CallFailure::BulkheadRejected);
+    }
+
+    /// Connects to the target (with its permit, if the call has a bulkhead).
+    pub(super) fn connect_call(&mut self, key: JobKey, call: &Call, ticket: Option<Ticket>) {
+        let now = self.now();
         let unreachable = self.connection_fault(call.target.service);
         if unreachable == Some(Unreachable::Refused) {
+            self.release_permit(key);
             self.record_breaker(call, ticket, now, false);
             self.call_failed(key, call, CallFailure::Refused);
             return;
@@ -161,6 +188,7 @@ impl<'a> Simulation<'a> {
         let Some(pending) = self.take_call(key, epoch) else {
             return false;
         };
+        self.release_permit(key);
         if let Some(timer) = pending.timer {
             self.queue.cancel(timer);
         }
@@ -185,6 +213,7 @@ impl<'a> Simulation<'a> {
         let Some(pending) = self.take_call(key, epoch) else {
             return;
         };
+        self.release_permit(key);
         let call = self.current_call(key);
         self.record_breaker(call, pending.ticket, pending.started, false);
         let failure = if connecting {
@@ -222,7 +251,10 @@ impl<'a> Simulation<'a> {
             CallFailure::Answered(status) => AttemptFailure::Status(status),
             CallFailure::TimedOut => AttemptFailure::TimedOut,
             CallFailure::ConnectTimedOut | CallFailure::Refused => AttemptFailure::Connection,
-            CallFailure::BreakerRejected => AttemptFailure::BreakerRejected,
+            // A rejection by the caller's own guards is not worth another try.
+            CallFailure::BreakerRejected | CallFailure::BulkheadRejected => {
+                AttemptFailure::BreakerRejected
+            }
         };
         if !policy.retry_on.covers(attempt_failure) {
             return false;

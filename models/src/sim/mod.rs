@@ -11,6 +11,7 @@
 //! steps, faults), `calls` (timeouts, breakers, fallbacks), `probes` (the
 //! steady-state hypothesis), `timeline` (per-window sampling), `summary` (the report).
 
+mod bulkheads;
 mod calls;
 mod probes;
 mod services;
@@ -27,7 +28,7 @@ use crate::breaker::{Breaker, ConsecutiveBreaker, Ticket, WindowBreaker};
 use crate::limits::{EVENTS_AT_ONE_INSTANT_MAX, EVENTS_MAX};
 use crate::report::RunReport;
 use crate::retry::Budget;
-use crate::spec::{BreakerId, BreakerKind, EndpointRef, Scenario, ServiceId};
+use crate::spec::{BreakerId, BreakerKind, BulkheadId, EndpointRef, Scenario, ServiceId};
 
 use probes::ProbeRunner;
 use services::ServiceState;
@@ -68,6 +69,11 @@ enum Event {
     DelayDone(JobKey),
     /// A retry's backoff is over: the job's current call is attempted again.
     RetryDue(JobKey),
+    /// A caller waited for a bulkhead permit as long as it may.
+    PermitWaitOver {
+        job: JobKey,
+        number: u32,
+    },
     HangDone {
         job: JobKey,
         status: u16,
@@ -97,6 +103,8 @@ enum Event {
 enum Immediate {
     /// The job has a worker: run its first step (or its fault).
     Begin(JobKey),
+    /// A waiting call got its bulkhead permit: it connects now.
+    PermitGranted { job: JobKey, ticket: Option<Ticket> },
     Deliver {
         parent: Parent,
         answer: Answer,
@@ -132,6 +140,9 @@ struct Job {
     /// Retries made so far for the current call step, and the last backoff.
     retries: u32,
     last_backoff: SimDuration,
+    /// The bulkhead whose permit the current attempt holds.
+    holds_permit: Option<BulkheadId>,
+    waiting_permit: Option<bulkheads::WaitingPermit>,
 }
 
 impl Job {
@@ -146,6 +157,8 @@ impl Job {
             call: None,
             retries: 0,
             last_backoff: SimDuration::ZERO,
+            holds_permit: None,
+            waiting_permit: None,
         }
     }
 }
@@ -222,6 +235,7 @@ pub struct Simulation<'a> {
     open: Option<OpenSource>,
     services: Vec<ServiceState>,
     breakers: Vec<Breaker>,
+    bulkheads: Vec<bulkheads::BulkheadState>,
     /// The wake-up time last scheduled for each breaker (resilience4j's timers).
     breaker_wakes: Vec<Option<SimTime>>,
     /// `[service][endpoint][step]`: one stream per work step, so that changing one
@@ -311,6 +325,11 @@ impl<'a> Simulation<'a> {
                 .map(|_| ServiceState::default())
                 .collect(),
             breakers,
+            bulkheads: scenario
+                .bulkheads
+                .iter()
+                .map(|_| Default::default())
+                .collect(),
             breaker_wakes,
             work_rngs,
             faults_by_service,
@@ -352,6 +371,10 @@ impl<'a> Simulation<'a> {
             while let Some(immediate) = self.agenda.pop_front() {
                 match immediate {
                     Immediate::Begin(job) => self.begin(job),
+                    Immediate::PermitGranted { job, ticket } => {
+                        let call = self.current_call(job);
+                        self.connect_call(job, call, ticket);
+                    }
                     Immediate::Deliver {
                         parent,
                         answer,
@@ -379,6 +402,7 @@ impl<'a> Simulation<'a> {
             }
             Event::HangDone { job, status } => self.finish(job, Answer::error(status)),
             Event::DelayDone(job) => self.advance(job),
+            Event::PermitWaitOver { job, number } => self.permit_wait_over(job, number),
             Event::RetryDue(job) => {
                 let call = self.current_call(job);
                 self.start_call(job, call);

@@ -104,6 +104,7 @@ impl Simulation<'_> {
             throughput_rps: round_to(throughput, 3),
             latency_ms: latency,
             breakers,
+            bulkheads: self.bulkhead_reports(),
             services,
             timeline: Timeline {
                 window_ms: round_to(scenario.window.as_millis_f64(), 3),

@@ -1,0 +1,55 @@
+//! Semaphore bulkheads: never more permits in use than allowed, rejections when full,
+//! waiting up to `max_wait`, and the protection they give a shared pool.
+
+fn reports(sets: &[&str]) -> Vec<models::RunReport> {
+    let sets: Vec<_> = sets
+        .iter()
+        .map(|s| cascade::scenario::overrides::Override::from_cli(s).unwrap())
+        .collect();
+    let experiment =
+        cascade::scenario::load_experiment("scenarios/bulkhead-protects-the-pool.toml", &sets)
+            .unwrap_or_else(|e| panic!("{}", e.rendered));
+    experiment
+        .variants
+        .iter()
+        .map(|v| models::simulate(&v.scenario))
+        .collect()
+}
+
+#[test]
+fn the_bulkhead_caps_concurrency_and_keeps_the_pool_serving() {
+    let runs = reports(&[]);
+    let (with, without) = (&runs[0], &runs[1]);
+    let bulkhead = &with.bulkheads[0];
+    assert_eq!(bulkhead.in_use_max, 8);
+    assert!(bulkhead.rejected > 0);
+    let reviews = with.services.iter().find(|s| s.name == "reviews").unwrap();
+    assert!(
+        reviews.busy_max <= 8,
+        "no more than the permits wait on reviews"
+    );
+    assert!(
+        with.latency_ms.p99 * 100.0 < without.latency_ms.p99,
+        "{} vs {}",
+        with.latency_ms.p99,
+        without.latency_ms.p99
+    );
+    assert!(with.throughput_rps > 1.5 * without.throughput_rps);
+    assert_eq!(
+        with.failures, 0,
+        "rejections become degraded pages, not errors"
+    );
+}
+
+#[test]
+fn callers_wait_for_a_permit_up_to_max_wait() {
+    let runs = reports(&["bulkheads.reviews.max_wait=50ms"]);
+    let bulkhead = &runs[0].bulkheads[0];
+    assert!(bulkhead.waited > 0);
+    assert!(bulkhead.rejected > 0, "the hang outlasts every wait");
+    assert!(
+        bulkhead.rejected <= bulkhead.waited,
+        "only those who waited are rejected"
+    );
+    assert_eq!(bulkhead.in_use_max, 8);
+}
