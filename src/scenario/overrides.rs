@@ -33,16 +33,20 @@ impl Override {
         };
         let path = path.trim();
         parse_path(path).map_err(|message| format!("--set {argument}: {message}"))?;
-        let text = text.trim();
-        let value = toml::from_str::<Table>(&format!("v = {text}"))
-            .ok()
-            .and_then(|mut table| table.remove("v"))
-            .unwrap_or_else(|| Value::String(text.to_string()));
         Ok(Override {
             path: path.to_string(),
-            value: Some(value),
+            value: Some(value_from_text(text.trim())),
         })
     }
+}
+
+/// A TOML value where the text is one (`3`, `"5s"`, `true`, `[1, 2]`), else the text
+/// as a string: what `--set` and sweep values accept.
+pub fn value_from_text(text: &str) -> Value {
+    toml::from_str::<Table>(&format!("v = {text}"))
+        .ok()
+        .and_then(|mut table| table.remove("v"))
+        .unwrap_or_else(|| Value::String(text.to_string()))
 }
 
 fn parse_path(text: &str) -> Result<Vec<Segment>, String> {

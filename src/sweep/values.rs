@@ -6,6 +6,7 @@ use sim_core::SimDuration;
 use toml::Value;
 
 use crate::scenario::duration::parse_duration;
+use crate::scenario::overrides::value_from_text;
 
 /// Points in one dimension of a sweep, beyond which a typo is more likely than
 /// intent.
@@ -24,16 +25,8 @@ pub fn parse_values(text: &str) -> Result<Vec<Value>, String> {
         return range(start.trim(), end.trim(), step.map(str::trim));
     }
     text.split(',')
-        .map(|item| Ok(scalar(item.trim())))
+        .map(|item| Ok(value_from_text(item.trim())))
         .collect()
-}
-
-/// A TOML value where the text is one, else the text as a string.
-pub fn scalar(text: &str) -> Value {
-    toml::from_str::<toml::Table>(&format!("v = {text}"))
-        .ok()
-        .and_then(|mut table| table.remove("v"))
-        .unwrap_or_else(|| Value::String(text.to_string()))
 }
 
 fn range(start: &str, end: &str, step: Option<&str>) -> Result<Vec<Value>, String> {
