@@ -201,15 +201,13 @@ impl Checker {
                 (&["users", "spawn_rate", "wait", "rate"], None)
             }
         };
-        for (key, span) in [
+        let keys = [
             ("users", load.users.as_ref().map(Spanned::span)),
             ("spawn_rate", load.spawn_rate.as_ref().map(Spanned::span)),
             ("rate", load.rate.as_ref().map(Spanned::span)),
-        ] {
-            if let Some(span) = span.filter(|_| !allowed.contains(&key)) {
-                self.error(span, format!("load.{key}: does not apply to `{kind}` load"));
-            }
-        }
+        ];
+        let place = format!("`{kind}` load");
+        self.keys_only_of(&keys, allowed, "load", &place);
         if load.wait.is_some() && !allowed.contains(&"wait") {
             self.error(
                 load.kind.span(),
@@ -609,14 +607,7 @@ impl Checker {
                 return None;
             }
         };
-        for (key, span) in keys {
-            if let Some(span) = span.filter(|_| !own.contains(&key)) {
-                self.error(
-                    span,
-                    format!("{path}.{key}: does not apply to a `{kind}` budget"),
-                );
-            }
-        }
+        self.keys_only_of(&keys, own, path, &format!("a `{kind}` budget"));
         if kind == "finagle" {
             let ttl = raw.ttl.as_ref().map_or(SimDuration::from_secs(10), |ttl| {
                 let value = ttl.get_ref().0;
@@ -739,14 +730,8 @@ impl Checker {
                 return BreakerSpec::consecutive(name, 1, GOBREAKER_TIMEOUT_DEFAULT, 1, None);
             }
         };
-        for (key, span) in foreign {
-            if let Some(span) = span {
-                self.error(
-                    span.clone(),
-                    format!("{path}.{key}: does not apply to a `{kind}` breaker"),
-                );
-            }
-        }
+        // Every key of the other family is foreign here.
+        self.keys_only_of(foreign, &[], &path, &format!("a `{kind}` breaker"));
         let count = |checker: &mut Self, raw: &Option<Spanned<i64>>, key: &str, default: u32| {
             raw.as_ref().map_or(default, |value| {
                 checker.count_in(value, &format!("{path}.{key}"), 1, u64::from(u32::MAX)) as u32
@@ -898,14 +883,7 @@ impl Checker {
                 return None;
             }
         };
-        for (key, span) in keys {
-            if let Some(span) = span.filter(|_| !own.contains(&key)) {
-                self.error(
-                    span,
-                    format!("{path}.{key}: does not apply to `{kind}` faults"),
-                );
-            }
-        }
+        self.keys_only_of(&keys, own, &path, &format!("`{kind}` faults"));
         let needs = |checker: &mut Self, key: &str, what: &str| {
             checker.error(
                 fault.kind.span(),
@@ -1095,22 +1073,14 @@ impl Checker {
                 return None;
             }
         };
-        for (key, span) in [
+        let keys = [
             ("target", raw.target.as_ref().map(Spanned::span)),
             ("timeout", raw.timeout.as_ref().map(Spanned::span)),
             ("window", raw.window.as_ref().map(Spanned::span)),
             ("percentile", raw.percentile.as_ref().map(Spanned::span)),
             ("breaker", raw.breaker.as_ref().map(Spanned::span)),
-        ] {
-            if let Some(span) = span {
-                if !allowed.contains(&key) {
-                    self.error(
-                        span,
-                        format!("{path}.{key}: does not apply to a `{kind}` probe"),
-                    );
-                }
-            }
-        }
+        ];
+        self.keys_only_of(&keys, allowed, path, &format!("a `{kind}` probe"));
         let tolerance = &raw.tolerance;
         let tolerance_path = format!("{path}.tolerance");
         let probe_kind = match kind {
@@ -1463,6 +1433,25 @@ impl Checker {
             );
         }
         value
+    }
+
+    /// Reports every key given that does not belong to this kind of thing:
+    /// `{path}.{key}: does not apply to {place}`.
+    fn keys_only_of(
+        &mut self,
+        keys: &[(&str, Option<Range<usize>>)],
+        own: &[&str],
+        path: &str,
+        place: &str,
+    ) {
+        for (key, span) in keys {
+            if let Some(span) = span.as_ref().filter(|_| !own.contains(key)) {
+                self.error(
+                    span.clone(),
+                    format!("{path}.{key}: does not apply to {place}"),
+                );
+            }
+        }
     }
 
     fn count_items(&mut self, count: usize, span: Range<usize>, what: &str) {
