@@ -257,20 +257,14 @@ fn validate(
 ) -> ExitCode {
     let files = if files.is_empty() {
         let dir = "scenarios/validation";
-        let mut found: Vec<String> = match std::fs::read_dir(dir) {
-            Ok(entries) => entries
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
-                .map(|path| path.to_string_lossy().into_owned())
-                .collect(),
+        match toml_files(dir) {
+            Ok(found) => found,
             Err(error) => {
                 return input_error(&format!(
                     "error: {dir}: {error} (run from the repository, or name the files)\n"
                 ))
             }
-        };
-        found.sort();
-        found
+        }
     } else {
         files
     };
@@ -456,18 +450,14 @@ fn bench(case: Option<&str>) -> ExitCode {
 }
 
 fn list(dir: &str) -> ExitCode {
-    let mut paths: Vec<std::path::PathBuf> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
-            .collect(),
+    let paths = match toml_files(dir) {
+        Ok(paths) => paths,
         Err(error) => return input_error(&format!("error: {dir}: {error}\n")),
     };
-    paths.sort();
     let mut out = String::new();
     for path in paths {
-        let shown = path.to_string_lossy();
-        let line = match scenario::load_experiment(&shown, &[]) {
+        let shown = path.as_str();
+        let line = match scenario::load_experiment(shown, &[]) {
             Ok(experiment) => experiment
                 .description
                 .unwrap_or_else(|| "(no description)".into()),
@@ -479,4 +469,15 @@ fn list(dir: &str) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => output_error(&message),
     }
+}
+
+/// The scenario files of a directory, sorted by name.
+fn toml_files(dir: &str) -> std::io::Result<Vec<String>> {
+    let mut paths: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .map(|path| path.to_string_lossy().into_owned())
+        .collect();
+    paths.sort();
+    Ok(paths)
 }
