@@ -167,23 +167,20 @@ impl Simulation<'_> {
             .expect("open arrivals come from an open source");
         let gap = source.next_gap();
         self.queue.schedule(now + gap, Event::OpenArrival);
-        let key = self
-            .open
-            .as_mut()
-            .expect("open source")
-            .outstanding
-            .insert(Outstanding {
-                seq: 0,
-                id: 0,
-                issued: now,
-                timer: None,
-            });
-        let timer = self.scenario.load.timeout.map(|timeout| {
-            self.queue
-                .schedule_cancellable(now + timeout, Event::OpenTimeout { key })
+        self.stats.issued += 1;
+        self.stats.waiting += 1;
+        let (queue, id, timeout) = (
+            &mut self.queue,
+            self.stats.issued,
+            self.scenario.load.timeout,
+        );
+        // The timeout event names the request, so the key is needed to build it.
+        let key = source.outstanding.insert_with_key(|key| Outstanding {
+            seq: 0,
+            id,
+            issued: now,
+            timer: timeout.map(|t| queue.schedule_cancellable(now + t, Event::OpenTimeout { key })),
         });
-        let outstanding = self.new_outstanding(now, timer);
-        self.open.as_mut().expect("open source").outstanding[key] = outstanding;
         self.send(Client::Open(key), Parent::Open { key });
     }
 
