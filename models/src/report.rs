@@ -140,7 +140,11 @@ pub struct Window {
     pub completed: u64,
     pub ok: u64,
     pub degraded: u64,
+    /// Errors, rejections and timeouts: what a user calls a failure.
     pub failed: u64,
+    /// The part of `failed` turned away unserved (a full queue), drawn apart in the
+    /// charts because it fails fast where the rest of `failed` may wait.
+    pub rejected: u64,
     pub latency_mean_ms: f64,
     pub latency_p50_ms: f64,
     pub latency_p95_ms: f64,

@@ -14,6 +14,7 @@ pub(super) struct TimelineRecorder {
     ok: u64,
     degraded: u64,
     failed: u64,
+    rejected: u64,
     latency: LatencyHistogram,
     busy_area_before: Vec<u128>,
     queue_area_before: Vec<u128>,
@@ -38,6 +39,7 @@ impl TimelineRecorder {
             ok: 0,
             degraded: 0,
             failed: 0,
+            rejected: 0,
             latency: LatencyHistogram::new(),
             busy_area_before: vec![0; scenario.services.len()],
             queue_area_before: vec![0; scenario.services.len()],
@@ -50,6 +52,10 @@ impl TimelineRecorder {
         match outcome {
             UserOutcome::Ok => self.ok += 1,
             UserOutcome::Degraded => self.degraded += 1,
+            UserOutcome::Rejected => {
+                self.failed += 1;
+                self.rejected += 1;
+            }
             _ => self.failed += 1,
         }
         self.latency.record(latency);
@@ -89,6 +95,7 @@ impl Simulation<'_> {
             ok: recorder.ok,
             degraded: recorder.degraded,
             failed: recorder.failed,
+            rejected: recorder.rejected,
             latency_mean_ms: ms(latency.mean()),
             latency_p50_ms: ms(latency.quantile(0.50)),
             latency_p95_ms: ms(latency.quantile(0.95)),
@@ -107,6 +114,7 @@ impl Simulation<'_> {
         recorder.ok = 0;
         recorder.degraded = 0;
         recorder.failed = 0;
+        recorder.rejected = 0;
         recorder.latency.clear();
     }
 }
