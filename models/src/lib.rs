@@ -12,5 +12,5 @@ pub mod sim;
 pub mod spec;
 
 pub use report::RunReport;
-pub use sim::{simulate, simulate_observed, Observer, RequestRecord};
+pub use sim::{simulate, simulate_observed, Hop, HopKind, Observer, RequestRecord};
 pub use spec::Scenario;

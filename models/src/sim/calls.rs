@@ -3,7 +3,7 @@
 use super::bulkheads::Permit;
 use super::services::Unreachable;
 use super::{
-    Answer, Event, Job, JobKey, Parent, PendingCall, Simulation, STATUS_BAD_GATEWAY,
+    Answer, Event, HopKind, Job, JobKey, Parent, PendingCall, Simulation, STATUS_BAD_GATEWAY,
     STATUS_GATEWAY_TIMEOUT, STATUS_UNAVAILABLE,
 };
 use crate::breaker::{CallResult, Ticket};
@@ -45,6 +45,7 @@ impl<'a> Simulation<'a> {
                 match allowed {
                     Ok(ticket) => Some(ticket),
                     Err(_) => {
+                        self.hop(key, HopKind::BreakerRejected { breaker });
                         self.call_failed(key, call, CallFailure::BreakerRejected);
                         return;
                     }
@@ -60,7 +61,10 @@ impl<'a> Simulation<'a> {
         if let Some(bulkhead) = call.bulkhead {
             match self.acquire_permit(key, bulkhead, ticket) {
                 Permit::Granted => {}
-                Permit::Waiting => return,
+                Permit::Waiting => {
+                    self.hop(key, HopKind::BulkheadWait { bulkhead });
+                    return;
+                }
                 Permit::Rejected => {
                     self.bulkhead_rejected(key, call, ticket);
                     return;
@@ -74,6 +78,9 @@ impl<'a> Simulation<'a> {
     /// (as resilience4j's does for `BulkheadFullException`), and no retry follows.
     pub(super) fn bulkhead_rejected(&mut self, key: JobKey, call: &Call, ticket: Option<Ticket>) {
         let now = self.now();
+        if let Some(bulkhead) = call.bulkhead {
+            self.hop(key, HopKind::BulkheadRejected { bulkhead });
+        }
         self.record_breaker(call, ticket, now, false);
         self.call_failed(key, call, CallFailure::BulkheadRejected);
     }
@@ -83,6 +90,12 @@ impl<'a> Simulation<'a> {
         let now = self.now();
         let unreachable = self.connection_fault(call.target.service);
         if unreachable == Some(Unreachable::Refused) {
+            self.hop(
+                key,
+                HopKind::Refused {
+                    target: call.target,
+                },
+            );
             self.release_permit(key);
             self.record_breaker(call, ticket, now, false);
             self.call_failed(key, call, CallFailure::Refused);
@@ -116,10 +129,18 @@ impl<'a> Simulation<'a> {
             timer,
             ticket,
         });
+        let called = HopKind::Called {
+            target: call.target,
+            attempt: self.jobs[key].retries + 1,
+            timeout: call.timeout,
+            blackholed: connecting,
+        };
+        self.hop(key, called);
         if !connecting {
-            let child =
-                self.jobs
-                    .insert(Job::new(call.target, Parent::Call { job: key, epoch }, now));
+            let (request, depth) = (self.jobs[key].request, self.jobs[key].depth);
+            let child = Job::new(call.target, Parent::Call { job: key, epoch }, now)
+                .serving(request, depth + 1);
+            let child = self.jobs.insert(child);
             self.queue.schedule(now, Event::Arrive(child));
         }
     }
@@ -204,6 +225,11 @@ impl<'a> Simulation<'a> {
             job.retries = 0;
             self.advance(key);
         } else {
+            let failed = HopKind::CallFailed {
+                target: call.target,
+                status: answer.status,
+            };
+            self.hop(key, failed);
             self.call_failed(key, call, CallFailure::Answered(answer.status));
         }
         true
@@ -221,6 +247,11 @@ impl<'a> Simulation<'a> {
         } else {
             CallFailure::TimedOut
         };
+        let timed_out = HopKind::TimedOut {
+            target: call.target,
+            connecting,
+        };
+        self.hop(key, timed_out);
         self.call_failed(key, call, failure);
     }
 
@@ -229,6 +260,10 @@ impl<'a> Simulation<'a> {
             return;
         }
         self.jobs[key].retries = 0;
+        let fallback = HopKind::Fallback {
+            fallback: call.fallback,
+        };
+        self.hop(key, fallback);
         match call.fallback {
             Fallback::Degraded => {
                 let job = &mut self.jobs[key];
@@ -289,6 +324,7 @@ impl<'a> Simulation<'a> {
         job.retries = retry;
         job.last_backoff = backoff;
         self.services[service.0 as usize].retries += 1;
+        self.hop(key, HopKind::RetryScheduled { at: now + backoff });
         self.queue.schedule(now + backoff, Event::RetryDue(key));
         true
     }

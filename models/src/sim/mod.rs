@@ -143,6 +143,10 @@ struct Job {
     /// The bulkhead whose permit the current attempt holds.
     holds_permit: Option<BulkheadId>,
     waiting_permit: Option<bulkheads::WaitingPermit>,
+    /// The user request this job works for (its `RequestRecord::id`; 0 for probes),
+    /// and how many calls deep: what a trace of one request follows.
+    request: u64,
+    depth: u32,
 }
 
 impl Job {
@@ -159,7 +163,16 @@ impl Job {
             last_backoff: SimDuration::ZERO,
             holds_permit: None,
             waiting_permit: None,
+            request: 0,
+            depth: 0,
         }
+    }
+
+    /// Marks the job as working for `request`, `depth` calls below the user.
+    fn serving(mut self, request: u64, depth: u32) -> Self {
+        self.request = request;
+        self.depth = depth;
+        self
     }
 }
 
@@ -214,10 +227,107 @@ pub struct RequestRecord {
     pub status: u16,
 }
 
-/// Sees each request as it ends. The simulation does no I/O itself; the CLI's trace
-/// writer is an observer.
+/// One moment in the life of a traced request, at one endpoint.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hop {
+    pub at: SimTime,
+    /// Where it happens: the user's target at depth 0, a callee below.
+    pub endpoint: EndpointRef,
+    /// Calls between the user and this endpoint.
+    pub depth: u32,
+    pub kind: HopKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum HopKind {
+    /// Every worker is busy: the job waits, `ahead` jobs before it.
+    Queued {
+        ahead: u64,
+    },
+    /// Every worker busy and the queue full: turned away (503).
+    QueueFull,
+    /// A worker took the job.
+    Started,
+    /// A hang fault holds the worker until `until`, then answers `status`.
+    Hung {
+        until: SimTime,
+        status: u16,
+    },
+    /// An error-rate fault fails the job at once.
+    FaultError {
+        status: u16,
+    },
+    /// A latency fault delays the job's steps.
+    Delayed {
+        by: SimDuration,
+    },
+    /// A work step holds the worker until `until`.
+    Work {
+        until: SimTime,
+    },
+    /// A call attempt (1 for the first) to `target`, with its timeout if any.
+    Called {
+        target: EndpointRef,
+        attempt: u32,
+        timeout: Option<SimDuration>,
+        /// Nothing answers at the target's address (a blackhole fault).
+        blackholed: bool,
+    },
+    /// The target refused the connection (a kill fault).
+    Refused {
+        target: EndpointRef,
+    },
+    BreakerRejected {
+        breaker: BreakerId,
+    },
+    /// The call's bulkhead has no permit free; the call waits for one.
+    BulkheadWait {
+        bulkhead: BulkheadId,
+    },
+    BulkheadRejected {
+        bulkhead: BulkheadId,
+    },
+    /// The caller stopped waiting for `target` (the callee may still be working).
+    TimedOut {
+        target: EndpointRef,
+        connecting: bool,
+    },
+    /// The callee answered an error.
+    CallFailed {
+        target: EndpointRef,
+        status: u16,
+    },
+    /// Another attempt is due at `at`.
+    RetryScheduled {
+        at: SimTime,
+    },
+    /// The call failed for good; the fallback decides what the job does.
+    Fallback {
+        fallback: crate::spec::Fallback,
+    },
+    /// The job answered; `heard` is false when nobody waits any more (work in vain).
+    Answered {
+        status: u16,
+        degraded: bool,
+        heard: bool,
+    },
+    /// What the user saw, as in [`RequestRecord::outcome`].
+    Ended {
+        outcome: &'static str,
+        status: u16,
+    },
+}
+
+/// Sees each request as it ends, and every hop of one request if it asks. The
+/// simulation does no I/O itself; the CLI's trace writers are observers.
 pub trait Observer {
     fn request_ended(&mut self, record: &RequestRecord);
+    /// The request (a [`RequestRecord::id`]) whose hops to report; asked once, so
+    /// that following one request costs every other job one comparison.
+    fn traced_request(&self) -> Option<u64> {
+        None
+    }
+    fn hop(&mut self, _hop: &Hop) {}
 }
 
 struct NoObserver;
@@ -254,6 +364,8 @@ pub struct Simulation<'a> {
     timeline: TimelineRecorder,
     probes: Option<ProbeRunner>,
     observer: &'a mut dyn Observer,
+    /// `observer.traced_request()`, asked once.
+    traced: Option<u64>,
     stopped_early: Option<String>,
 }
 
@@ -340,6 +452,7 @@ impl<'a> Simulation<'a> {
             latency: LatencyHistogram::new(),
             timeline,
             probes,
+            traced: observer.traced_request(),
             observer,
             stopped_early: None,
         }
@@ -421,6 +534,26 @@ impl<'a> Simulation<'a> {
 
     fn now(&self) -> SimTime {
         self.queue.now()
+    }
+
+    /// Whether the job works for the request being traced.
+    fn traced(&self, key: JobKey) -> bool {
+        self.traced
+            .is_some_and(|request| self.jobs[key].request == request)
+    }
+
+    /// Reports a hop of the traced request; a no-op for every other job.
+    fn hop(&mut self, key: JobKey, kind: HopKind) {
+        if self.traced(key) {
+            let job = &self.jobs[key];
+            let hop = Hop {
+                at: self.now(),
+                endpoint: job.endpoint,
+                depth: job.depth,
+                kind,
+            };
+            self.observer.hop(&hop);
+        }
     }
 
     /// The end of the run: its horizon, or where it stopped early.

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use sim_core::{SimDuration, SimTime};
 
-use super::{Answer, Event, Immediate, JobKey, Simulation};
+use super::{Answer, Event, HopKind, Immediate, JobKey, Parent, Simulation};
 use crate::spec::{EndpointRef, FaultKind, ServiceId, Step};
 
 #[derive(Default)]
@@ -107,12 +107,15 @@ impl Simulation<'_> {
         if spec.workers.admits(state.busy) {
             self.start(key);
         } else if spec.queue.admits(state.queue.len() as u64) {
+            let ahead = state.queue.len() as u64;
             state.account_until(now);
             state.queue.push_back(key);
             state.queue_max = state.queue_max.max(state.queue.len() as u64);
+            self.hop(key, HopKind::Queued { ahead });
         } else {
             state.rejected += 1;
             state.measured.rejected += u64::from(measured);
+            self.hop(key, HopKind::QueueFull);
             let job = self.jobs.remove(key).expect("arriving job exists");
             self.agenda.push_back(Immediate::Deliver {
                 parent: job.parent,
@@ -138,6 +141,7 @@ impl Simulation<'_> {
         state.account_until(now);
         state.busy += 1;
         state.busy_max = state.busy_max.max(state.busy);
+        self.hop(key, HopKind::Started);
         self.agenda.push_back(Immediate::Begin(key));
     }
 
@@ -165,8 +169,10 @@ impl Simulation<'_> {
                     _ => None,
                 })
         {
+            let until = now + hold;
+            self.hop(key, HopKind::Hung { until, status });
             self.queue
-                .schedule(now + hold, Event::HangDone { job: key, status });
+                .schedule(until, Event::HangDone { job: key, status });
             return;
         }
         let count = faults.len();
@@ -182,6 +188,7 @@ impl Simulation<'_> {
                     status,
                 } => {
                     if self.fault_rngs[index].next_f64() < probability {
+                        self.hop(key, HopKind::FaultError { status });
                         self.finish(key, Answer::error(status));
                         return;
                     }
@@ -199,6 +206,7 @@ impl Simulation<'_> {
             }
         }
         if delay > SimDuration::ZERO {
+            self.hop(key, HopKind::Delayed { by: delay });
             self.queue.schedule(now + delay, Event::DelayDone(key));
         } else {
             self.advance(key);
@@ -220,8 +228,9 @@ impl Simulation<'_> {
                 let EndpointRef { service, endpoint } = job.endpoint;
                 let rng =
                     &mut self.work_rngs[service.0 as usize][endpoint as usize][job.step as usize];
-                let duration = distribution.sample(rng);
-                self.queue.schedule(now + duration, Event::WorkDone(key));
+                let until = now + distribution.sample(rng);
+                self.hop(key, HopKind::Work { until });
+                self.queue.schedule(until, Event::WorkDone(key));
             }
             Some(Step::Call(call)) => self.start_call(key, call),
         }
@@ -230,6 +239,15 @@ impl Simulation<'_> {
     /// The handler is done: free the worker for the next in line, send the answer.
     pub(super) fn finish(&mut self, key: JobKey, answer: Answer) {
         let now = self.now();
+        if self.traced(key) {
+            let heard = self.still_waited_for(self.jobs[key].parent);
+            let kind = HopKind::Answered {
+                status: answer.status,
+                degraded: answer.degraded,
+                heard,
+            };
+            self.hop(key, kind);
+        }
         let job = self.jobs.remove(key).expect("finishing job exists");
         debug_assert!(job.call.is_none(), "a job finished with a call in flight");
         let service_id = job.endpoint.service;
@@ -250,5 +268,25 @@ impl Simulation<'_> {
             answer,
             from: service_id,
         });
+    }
+}
+
+impl Simulation<'_> {
+    /// Whether whoever sent a job still waits for its answer (for traces only: the
+    /// answer's delivery decides it for real).
+    fn still_waited_for(&self, parent: Parent) -> bool {
+        match parent {
+            Parent::Call { job, epoch } => self
+                .jobs
+                .get(job)
+                .and_then(|caller| caller.call)
+                .is_some_and(|call| call.epoch == epoch),
+            Parent::User { user, seq } => self.user_waits(user, seq),
+            Parent::Open { key } => self
+                .open
+                .as_ref()
+                .is_some_and(|source| source.outstanding.contains_key(key)),
+            Parent::Probe { .. } => true,
+        }
     }
 }

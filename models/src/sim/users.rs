@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use sim_core::{Distribution, EventQueue, RngStream, SimDuration, SimTime, TimerId};
 use slotmap::SlotMap;
 
-use super::{Answer, Event, Job, OpenKey, Parent, RequestRecord, Simulation, STATUS_NO_CONNECTION};
+use super::{
+    Answer, Event, Hop, HopKind, Job, OpenKey, Parent, RequestRecord, Simulation,
+    STATUS_NO_CONNECTION,
+};
 use crate::spec::{spawn_time, LoadModel, Scenario, Think};
 
 pub(super) struct Outstanding {
@@ -155,8 +158,13 @@ impl Simulation<'_> {
                 .schedule_cancellable(now + timeout, Event::UserTimeout { user, seq })
         });
         let outstanding = self.new_outstanding(now, timer);
+        let request = outstanding.id;
         self.users[user as usize].outstanding = Some(Outstanding { seq, ..outstanding });
-        self.send(Client::User { user, seq }, Parent::User { user, seq });
+        self.send(
+            Client::User { user, seq },
+            Parent::User { user, seq },
+            request,
+        );
     }
 
     pub(super) fn open_arrival(&mut self) {
@@ -181,7 +189,7 @@ impl Simulation<'_> {
             issued: now,
             timer: timeout.map(|t| queue.schedule_cancellable(now + t, Event::OpenTimeout { key })),
         });
-        self.send(Client::Open(key), Parent::Open { key });
+        self.send(Client::Open(key), Parent::Open { key }, id);
     }
 
     fn new_outstanding(&mut self, now: SimTime, timer: Option<TimerId>) -> Outstanding {
@@ -195,8 +203,16 @@ impl Simulation<'_> {
         }
     }
 
+    /// Whether the user still waits for the answer to its request number `seq`.
+    pub(super) fn user_waits(&self, user: u32, seq: u32) -> bool {
+        self.users[user as usize]
+            .outstanding
+            .as_ref()
+            .is_some_and(|outstanding| outstanding.seq == seq)
+    }
+
     /// Connects to the load's target and hands it the request.
-    fn send(&mut self, client: Client, parent: Parent) {
+    fn send(&mut self, client: Client, parent: Parent, request: u64) {
         let target = self.scenario.load.target;
         match self.connection_fault(target.service) {
             // A client that cannot connect gets no status at all.
@@ -206,7 +222,8 @@ impl Simulation<'_> {
             // Nothing answers: the client waits for its own timeout, if it has one.
             Some(super::services::Unreachable::Blackholed) => {}
             None => {
-                let job = self.jobs.insert(Job::new(target, parent, self.now()));
+                let job = Job::new(target, parent, self.now()).serving(request, 0);
+                let job = self.jobs.insert(job);
                 self.arrive(job);
             }
         }
@@ -280,6 +297,17 @@ impl Simulation<'_> {
             probes.record_completion(now, latency, outcome);
         }
         let (name, status) = outcome.name_and_status();
+        if self.traced == Some(request.id) {
+            self.observer.hop(&Hop {
+                at: now,
+                endpoint: self.scenario.load.target,
+                depth: 0,
+                kind: HopKind::Ended {
+                    outcome: name,
+                    status,
+                },
+            });
+        }
         self.observer.request_ended(&RequestRecord {
             id: request.id,
             user: match client {
