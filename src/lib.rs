@@ -3,11 +3,13 @@
 //! around it; tests use it directly.
 
 pub mod bench;
+pub mod chart;
 pub mod diagnostic;
 pub mod output;
 pub mod render;
 pub mod scenario;
 pub mod sweep;
+pub mod trace;
 pub mod validate;
 
 use models::Observer;

@@ -53,6 +53,9 @@ enum Command {
     /// Run a scenario over the cartesian product of parameter values, with
     /// replications, and write one CSV row per point (and variant).
     Sweep(SweepArgs),
+    /// Follow one user request hop by hop on the virtual clock: queued, started,
+    /// calls, timeouts, breaker rejections, retries, fallbacks, answers.
+    Trace(TraceArgs),
     /// Join the CSV files of a sharded sweep into the file the whole sweep writes.
     Merge {
         /// Shard CSV files.
@@ -112,6 +115,32 @@ struct RunArgs {
     /// With --csv: overwrite the CSV files of a directory that is not empty.
     #[arg(long, requires = "csv")]
     force: bool,
+    /// Also write a self-contained HTML report with charts to FILE (atomically).
+    #[arg(long, value_name = "FILE")]
+    html: Option<String>,
+    /// Also write each chart as an SVG file into DIR (created if needed; files of
+    /// the same names are replaced, all together).
+    #[arg(long, value_name = "DIR")]
+    svg: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct TraceArgs {
+    /// Scenario file (TOML).
+    file: String,
+    /// The request to follow: the N-th issued, from 1 (the `request` column of
+    /// requests.csv).
+    #[arg(long, value_name = "N")]
+    request: u64,
+    /// The variant to run (default: the first, or the scenario itself).
+    #[arg(long, value_name = "NAME")]
+    variant: Option<String>,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override a value by dotted path, as for `run` (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -141,6 +170,13 @@ struct SweepArgs {
     /// Run only the K-th of N disjoint slices of the points (1-based), e.g. 2/4.
     #[arg(long, value_name = "K/N")]
     shard: Option<String>,
+    /// Also write an HTML page (atomically): a heatmap of the objective for two
+    /// swept parameters, line charts with confidence bands for one, best and worst.
+    #[arg(long, value_name = "FILE")]
+    html: Option<String>,
+    /// Also write those charts as SVG files into DIR.
+    #[arg(long, value_name = "DIR")]
+    svg: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -163,6 +199,7 @@ fn main() -> ExitCode {
         } => validate(files, replications, customers, jobs),
         Command::Sweep(args) => sweep(args),
         Command::Merge { files, out } => merge(&files, out.as_deref()),
+        Command::Trace(args) => trace(args),
         Command::Bench { case } => bench(case.as_deref()),
     }
 }
@@ -179,8 +216,23 @@ fn sweep(args: SweepArgs) -> ExitCode {
         Ok(shard) => shard,
         Err(message) => return input_error(&format!("error: {message}\n")),
     };
-    if let Err(message) = sweep::objective_column(&args.objective) {
-        return input_error(&format!("error: {message}\n"));
+    let objective = match sweep::objective_column(&args.objective) {
+        Ok(column) => column,
+        Err(message) => return input_error(&format!("error: {message}\n")),
+    };
+    if let Some(option) = picture_option(args.html.as_deref(), args.svg.as_deref()) {
+        if let Err(message) = render::sweep::check_drawable(&dimensions, option) {
+            return input_error(&format!("error: {message}\n"));
+        }
+        if shard.is_some() {
+            return input_error(&format!(
+                "error: {option} draws the whole sweep, and --shard runs only part of it; \
+                 drop one of them (or merge the shards' CSV files)\n"
+            ));
+        }
+    }
+    if let Err(message) = check_pictures(args.html.as_deref(), args.svg.as_deref()) {
+        return picture_error(message);
     }
     let source = match std::fs::read_to_string(&args.file) {
         Ok(source) => source,
@@ -213,6 +265,24 @@ fn sweep(args: SweepArgs) -> ExitCode {
     progress.finish_and_clear();
     let summary = sweep::summary(&result, &spec.dimensions, &args.objective, 3)
         .expect("objective checked above");
+    if args.html.is_some() || args.svg.is_some() {
+        let info = render::sweep::SweepInfo {
+            scenario: &args.file,
+            dimensions: &spec.dimensions,
+            objective,
+            replications: spec.replications,
+        };
+        let page = render::sweep::sweep_page(&result, &info);
+        let svgs = page
+            .charts
+            .into_iter()
+            .map(|chart| (chart.file_name, chart.svg.into_bytes()))
+            .collect();
+        let written = write_pictures(args.html.as_deref(), &page.html, args.svg.as_deref(), svgs);
+        if let Err(message) = written {
+            return output_error(&message);
+        }
+    }
     match &args.out {
         Some(path) => {
             if let Err(error) = output::write_atomically(Path::new(path), &result.csv) {
@@ -230,6 +300,51 @@ fn sweep(args: SweepArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+fn trace(args: TraceArgs) -> ExitCode {
+    let sets: Result<Vec<Override>, String> =
+        args.sets.iter().map(|s| Override::from_cli(s)).collect();
+    let sets = match sets {
+        Ok(sets) => sets,
+        Err(message) => return input_error(&format!("error: {message}\n")),
+    };
+    let experiment = match scenario::load_experiment(&args.file, &sets) {
+        Ok(experiment) => experiment,
+        Err(error) => return input_error(&error.rendered),
+    };
+    let variant = match &args.variant {
+        None => &experiment.variants[0],
+        Some(name) => match experiment.variants.iter().find(|v| &v.name == name) {
+            Some(variant) => variant,
+            None => {
+                let names: Vec<&str> = experiment
+                    .variants
+                    .iter()
+                    .map(|v| v.name.as_str())
+                    .collect();
+                return input_error(&format!(
+                    "error: --variant {name}: {} has the variants {}\n",
+                    args.file,
+                    names.join(", ")
+                ));
+            }
+        },
+    };
+    let mut scenario = variant.scenario.clone();
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    match cascade::trace::trace(&scenario, args.request) {
+        Ok((trace, issued)) => {
+            let text = cascade::trace::render(&scenario, &variant.name, &trace, issued);
+            match output::print(&text) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => output_error(&message),
+            }
+        }
+        Err(message) => input_error(&format!("error: {message}\n")),
+    }
 }
 
 fn merge(files: &[String], out: Option<&str>) -> ExitCode {
@@ -315,6 +430,9 @@ fn run(args: RunArgs) -> ExitCode {
         Some(Ok(dir)) => Some(dir),
         Some(Err(message)) => return input_error(&format!("error: {message}\n")),
     };
+    if let Err(message) = check_pictures(args.html.as_deref(), args.svg.as_deref()) {
+        return picture_error(message);
+    }
     let mut trace = match (&csv_dir, args.trace) {
         (Some(dir), true) => match dir.trace_writer() {
             Ok(trace) => Some(trace),
@@ -325,6 +443,18 @@ fn run(args: RunArgs) -> ExitCode {
     let report = cascade::run_experiment(&experiment, args.seed, trace.as_mut());
     if let Some(dir) = &csv_dir {
         if let Err(message) = dir.write(&report, trace) {
+            return output_error(&message);
+        }
+    }
+    if args.html.is_some() || args.svg.is_some() {
+        let page = render::html::run_page(&report, &experiment);
+        let svgs = page
+            .charts
+            .into_iter()
+            .map(|chart| (chart.file_name, chart.svg.into_bytes()))
+            .collect();
+        let written = write_pictures(args.html.as_deref(), &page.html, args.svg.as_deref(), svgs);
+        if let Err(message) = written {
             return output_error(&message);
         }
     }
@@ -345,6 +475,62 @@ fn run(args: RunArgs) -> ExitCode {
         Some("failed") => ExitCode::from(EXIT_FAILED),
         _ => ExitCode::SUCCESS,
     }
+}
+
+/// Why a picture output cannot be written, found before any run.
+enum PictureError {
+    /// The HTML file's place takes no file: an output error (exit 1), as for --out.
+    Html(String),
+    /// The SVG directory is unusable: a bad argument (exit 2), as for --csv.
+    SvgDir(String),
+}
+
+/// The first picture option given, to name in messages.
+fn picture_option(html: Option<&str>, svg: Option<&str>) -> Option<&'static str> {
+    match (html, svg) {
+        (Some(_), _) => Some("--html"),
+        (None, Some(_)) => Some("--svg"),
+        (None, None) => None,
+    }
+}
+
+fn check_pictures(html: Option<&str>, svg: Option<&str>) -> Result<(), PictureError> {
+    if let Some(path) = html {
+        output::check_writable(Path::new(path))
+            .map_err(|e| PictureError::Html(format!("--html {path}: cannot write there: {e}")))?;
+    }
+    if let Some(dir) = svg {
+        output::prepare_dir("--svg", Path::new(dir), true).map_err(PictureError::SvgDir)?;
+    }
+    Ok(())
+}
+
+fn picture_error(error: PictureError) -> ExitCode {
+    match error {
+        PictureError::Html(message) => output_error(&message),
+        PictureError::SvgDir(message) => input_error(&format!("error: {message}\n")),
+    }
+}
+
+/// Writes the HTML page (atomically) and the SVG files (all or none).
+fn write_pictures(
+    html: Option<&str>,
+    page: &str,
+    svg: Option<&str>,
+    charts: Vec<(String, Vec<u8>)>,
+) -> Result<(), String> {
+    if let Some(dir) = svg {
+        let files = charts
+            .into_iter()
+            .map(|(name, bytes)| (Path::new(dir).join(name), bytes))
+            .collect();
+        output::write_together(files).map_err(|e| format!("cannot write the SVG files: {e}"))?;
+    }
+    if let Some(path) = html {
+        output::write_atomically(Path::new(path), page.as_bytes())
+            .map_err(|e| format!("{path}: cannot write the HTML report: {e}"))?;
+    }
+    Ok(())
 }
 
 fn check(file: &str) -> ExitCode {

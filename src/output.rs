@@ -21,6 +21,79 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     written
 }
 
+/// Fails now, before any run, if a file cannot be created where `path` would go
+/// (leaving nothing there).
+pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    let temporary = temporary_path(path)?;
+    std::fs::write(&temporary, b"")?;
+    std::fs::remove_file(&temporary)
+}
+
+/// Writes every file under its temporary name, then renames them all: a reader
+/// finds all of them new or none (a failed write removes what it had staged).
+pub fn write_together(files: Vec<(PathBuf, Vec<u8>)>) -> Result<(), String> {
+    let staged = stage(files)?;
+    commit(&staged)
+}
+
+/// Writes each file beside its target; on failure, removes those already written.
+fn stage(files: Vec<(PathBuf, Vec<u8>)>) -> Result<Vec<(PathBuf, PathBuf)>, String> {
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for (target, bytes) in files {
+        let written = temporary_path(&target)
+            .and_then(|staging| std::fs::write(&staging, bytes).map(|()| staging));
+        match written {
+            Ok(staging) => staged.push((staging, target)),
+            Err(error) => {
+                discard(&staged);
+                return Err(format!("{}: {error}", target.display()));
+            }
+        }
+    }
+    Ok(staged)
+}
+
+fn discard(staged: &[(PathBuf, PathBuf)]) {
+    for (staging, _) in staged {
+        let _ = std::fs::remove_file(staging);
+    }
+}
+
+fn commit(staged: &[(PathBuf, PathBuf)]) -> Result<(), String> {
+    for (staging, target) in staged {
+        std::fs::rename(staging, target).map_err(|e| format!("{}: {e}", target.display()))?;
+    }
+    Ok(())
+}
+
+/// Creates the directory `path` for an option's files if needed and checks that
+/// files can be written in it, before any run; refuses a non-empty one unless
+/// `non_empty_ok`.
+pub fn prepare_dir(option: &str, path: &Path, non_empty_ok: bool) -> Result<(), String> {
+    let shown = path.display();
+    if path.exists() {
+        if !path.is_dir() {
+            return Err(format!("{option} {shown}: exists and is not a directory"));
+        }
+        let mut entries = std::fs::read_dir(path)
+            .map_err(|e| format!("{option} {shown}: cannot read it: {e}"))?;
+        if entries.next().is_some() && !non_empty_ok {
+            return Err(format!(
+                "{option} {shown}: the directory is not empty; pass --force to overwrite its files"
+            ));
+        }
+    } else {
+        std::fs::create_dir_all(path)
+            .map_err(|e| format!("{option} {shown}: cannot create it: {e}"))?;
+    }
+    // Fail now, not after the runs, if nothing can be written here.
+    let probe = path.join(".cascade-write-check");
+    std::fs::write(&probe, b"")
+        .map_err(|e| format!("{option} {shown}: cannot write in it: {e}"))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 fn temporary_path(path: &Path) -> std::io::Result<PathBuf> {
     let file_name = path
         .file_name()
@@ -39,25 +112,7 @@ pub struct CsvDir {
 impl CsvDir {
     /// Creates `path` if needed; refuses a non-empty one unless `force`.
     pub fn prepare(path: &Path, force: bool) -> Result<CsvDir, String> {
-        let shown = path.display();
-        if path.exists() {
-            if !path.is_dir() {
-                return Err(format!("--csv {shown}: exists and is not a directory"));
-            }
-            let mut entries = std::fs::read_dir(path)
-                .map_err(|e| format!("--csv {shown}: cannot read it: {e}"))?;
-            if entries.next().is_some() && !force {
-                return Err(format!("--csv {shown}: the directory is not empty; pass --force to overwrite its CSV files"));
-            }
-        } else {
-            std::fs::create_dir_all(path)
-                .map_err(|e| format!("--csv {shown}: cannot create it: {e}"))?;
-        }
-        // Fail now, not after the runs, if nothing can be written here.
-        let probe = path.join(".cascade-write-check");
-        std::fs::write(&probe, b"")
-            .map_err(|e| format!("--csv {shown}: cannot write in it: {e}"))?;
-        let _ = std::fs::remove_file(&probe);
+        prepare_dir("--csv", path, force)?;
         Ok(CsvDir {
             path: path.to_path_buf(),
         })
@@ -70,40 +125,23 @@ impl CsvDir {
     /// Writes stats.csv, timeseries.csv and transitions.csv (and moves a finished
     /// trace into place), all or none.
     pub fn write(&self, report: &Report, trace: Option<TraceWriter>) -> Result<(), String> {
-        let files = [
-            ("stats.csv", stats_csv(report)),
-            ("timeseries.csv", timeseries_csv(report)),
-            ("transitions.csv", transitions_csv(report)),
+        let files = vec![
+            (self.path.join("stats.csv"), stats_csv(report)),
+            (self.path.join("timeseries.csv"), timeseries_csv(report)),
+            (self.path.join("transitions.csv"), transitions_csv(report)),
         ];
-        let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
-        let mut failure = None;
-        for (name, bytes) in files {
-            let target = self.path.join(name);
-            let staging = temporary_path(&target).map_err(|e| e.to_string())?;
-            match std::fs::write(&staging, bytes) {
-                Ok(()) => staged.push((staging, target)),
+        // A trace not handed over removes its own staging file when dropped.
+        let mut staged = stage(files).map_err(|e| format!("cannot write the CSV files: {e}"))?;
+        if let Some(trace) = trace {
+            match trace.finish() {
+                Ok(pair) => staged.push(pair),
                 Err(error) => {
-                    failure = Some(format!("{}: {error}", target.display()));
-                    break;
+                    discard(&staged);
+                    return Err(format!("cannot write the CSV files: {error}"));
                 }
             }
         }
-        if let Some(trace) = trace {
-            match trace.finish() {
-                Ok((staging, target)) => staged.push((staging, target)),
-                Err(error) => failure = failure.or(Some(error)),
-            }
-        }
-        if let Some(error) = failure {
-            for (staging, _) in &staged {
-                let _ = std::fs::remove_file(staging);
-            }
-            return Err(format!("cannot write the CSV files: {error}"));
-        }
-        for (staging, target) in &staged {
-            std::fs::rename(staging, target).map_err(|e| format!("{}: {e}", target.display()))?;
-        }
-        Ok(())
+        commit(&staged)
     }
 }
 

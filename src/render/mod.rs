@@ -1,6 +1,9 @@
 //! Turning reports into text for people and JSON for machines.
 
+pub mod charts;
+pub mod html;
 pub mod json;
+pub mod sweep;
 pub mod text;
 
 use models::RunReport;

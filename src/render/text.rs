@@ -50,50 +50,54 @@ fn comparison(out: &mut String, runs: &[RunReport]) {
         );
     }
     out.push('\n');
-    let percent = |part: u64, run: &RunReport| {
-        if run.completed == 0 {
-            0.0
-        } else {
-            100.0 * part as f64 / run.completed as f64
-        }
-    };
-    let rows: [(&str, Metric); 5] = [
-        ("mean ms", |r| r.latency_ms.mean),
-        ("p50 ms", |r| r.latency_ms.p50),
-        ("p95 ms", |r| r.latency_ms.p95),
-        ("p99 ms", |r| r.latency_ms.p99),
-        ("req/s", |r| r.throughput_rps),
-    ];
-    let mut line = |label: &str, values: Vec<f64>| {
+    for (label, values) in comparison_rows(runs) {
         let _ = write!(out, "{label:<14}");
         for value in &values {
             let _ = write!(out, " {value:>14.2}");
         }
         for value in &values[1..] {
-            let ratio = if values[0] == 0.0 {
-                if *value == 0.0 {
-                    "1.000".to_string()
-                } else {
-                    "n/a".to_string()
-                }
-            } else {
-                format!("{:.3}", value / values[0])
-            };
-            let _ = write!(out, " {ratio:>14}");
+            let _ = write!(out, " {:>14}", ratio(values[0], *value));
         }
         out.push('\n');
-    };
-    for (label, metric) in rows {
-        line(label, runs.iter().map(metric).collect());
     }
-    line(
-        "failure %",
-        runs.iter().map(|r| percent(r.failures, r)).collect(),
-    );
-    line(
-        "degraded %",
-        runs.iter().map(|r| percent(r.degraded, r)).collect(),
-    );
+}
+
+/// The rows of the side-by-side comparison: a label and one value per variant.
+pub(super) fn comparison_rows(runs: &[RunReport]) -> Vec<(&'static str, Vec<f64>)> {
+    let rows: [(&str, Metric); 7] = [
+        ("mean ms", |r| r.latency_ms.mean),
+        ("p50 ms", |r| r.latency_ms.p50),
+        ("p95 ms", |r| r.latency_ms.p95),
+        ("p99 ms", |r| r.latency_ms.p99),
+        ("req/s", |r| r.throughput_rps),
+        ("failure %", |r| percent(r.failures, r)),
+        ("degraded %", |r| percent(r.degraded, r)),
+    ];
+    rows.iter()
+        .map(|(label, metric)| (*label, runs.iter().map(metric).collect()))
+        .collect()
+}
+
+/// `part` as a share of the run's completed requests, in percent.
+fn percent(part: u64, run: &RunReport) -> f64 {
+    if run.completed == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / run.completed as f64
+    }
+}
+
+/// A variant's value over the first variant's, as the comparison prints it.
+pub(super) fn ratio(first: f64, value: f64) -> String {
+    if first == 0.0 {
+        if value == 0.0 {
+            "1.000".to_string()
+        } else {
+            "n/a".to_string()
+        }
+    } else {
+        format!("{:.3}", value / first)
+    }
 }
 
 fn truncate(text: &str, width: usize) -> String {
@@ -113,15 +117,22 @@ fn journal(out: &mut String, hypothesis: &HypothesisReport) {
         hypothesis.title, hypothesis.verdict
     );
     for entry in &hypothesis.journal {
-        let total_ms = entry.at_ms.round() as u64;
-        let (hours, minutes) = (total_ms / 3_600_000, total_ms / 60_000 % 60);
-        let (seconds, millis) = (total_ms / 1000 % 60, total_ms % 1000);
         let _ = writeln!(
             out,
-            "  [{hours:02}:{minutes:02}:{seconds:02}.{millis:03} {}] {}",
-            entry.level, entry.message
+            "  [{} {}] {}",
+            clock(entry.at_ms),
+            entry.level,
+            entry.message
         );
     }
+}
+
+/// Virtual time as a clock, `hh:mm:ss.mmm`, as Chaos Toolkit's logs show it.
+pub(super) fn clock(at_ms: f64) -> String {
+    let total_ms = at_ms.round() as u64;
+    let (hours, minutes) = (total_ms / 3_600_000, total_ms / 60_000 % 60);
+    let (seconds, millis) = (total_ms / 1000 % 60, total_ms % 1000);
+    format!("{hours:02}:{minutes:02}:{seconds:02}.{millis:03}")
 }
 
 fn variant_section(out: &mut String, run: &RunReport) {

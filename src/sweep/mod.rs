@@ -129,9 +129,22 @@ struct Point {
 
 pub struct SweepResult {
     pub csv: Vec<u8>,
-    /// (point index, variant, parameter values, metric means)
-    pub rows: Vec<(u64, String, Vec<String>, [f64; 9])>,
+    /// One per point and variant, in the CSV's order.
+    pub rows: Vec<Row>,
     pub runs: usize,
+}
+
+/// What one point's variant measured over its replications.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub point: u64,
+    pub variant: String,
+    /// The swept parameters' values, in the order of the dimensions.
+    pub values: Vec<String>,
+    /// In the order of [`METRICS`].
+    pub means: [f64; 9],
+    /// 95 % confidence half-widths (0 with one replication).
+    pub half_widths: [f64; 9],
 }
 
 pub fn point_count(dimensions: &[Dimension]) -> Result<u64, String> {
@@ -270,22 +283,30 @@ pub fn run(
             let mut record = vec![point.index.to_string(), variant.name.clone()];
             record.extend(point.values.iter().cloned());
             let mut means = [0.0; 9];
-            for (m, mean_slot) in means.iter_mut().enumerate() {
+            let mut half_widths = [0.0; 9];
+            let slots = means.iter_mut().zip(half_widths.iter_mut());
+            for (m, (mean_slot, half_width_slot)) in slots.enumerate() {
                 let samples: Vec<f64> = runs.iter().map(|run| run[m]).collect();
                 let (mean, half_width) = mean_and_half_width(&samples);
                 *mean_slot = mean;
+                *half_width_slot = if sweep.replications > 1 {
+                    half_width
+                } else {
+                    0.0
+                };
                 record.push(format!("{mean:.6}"));
                 if sweep.replications > 1 {
                     record.push(format!("{half_width:.6}"));
                 }
             }
             writer.write_record(&record).map_err(|e| e.to_string())?;
-            rows.push((
-                point.index,
-                variant.name.clone(),
-                point.values.clone(),
+            rows.push(Row {
+                point: point.index,
+                variant: variant.name.clone(),
+                values: point.values.clone(),
                 means,
-            ));
+                half_widths,
+            });
         }
     }
     let csv = writer.into_inner().map_err(|e| e.to_string())?;
@@ -310,6 +331,21 @@ pub fn objective_column(objective: &str) -> Result<usize, String> {
         })
 }
 
+/// Row indices from best to worst for metric `column`; ties keep the CSV's order.
+pub fn ranked(rows: &[Row], column: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| {
+        let ordering = rows[a].means[column].total_cmp(&rows[b].means[column]);
+        if higher_is_better(METRICS[column]) {
+            ordering.reverse()
+        } else {
+            ordering
+        }
+        .then(a.cmp(&b))
+    });
+    order
+}
+
 /// The best and worst rows for `objective`, for the terminal.
 pub fn summary(
     result: &SweepResult,
@@ -319,19 +355,15 @@ pub fn summary(
 ) -> Result<String, String> {
     let column = objective_column(objective)?;
     let metric = METRICS[column];
-    let mut order: Vec<usize> = (0..result.rows.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (x, y) = (result.rows[a].3[column], result.rows[b].3[column]);
-        let ordering = x.total_cmp(&y);
-        if higher_is_better(metric) {
-            ordering.reverse()
-        } else {
-            ordering
-        }
-        .then(a.cmp(&b))
-    });
+    let order = ranked(&result.rows, column);
     let describe = |row: usize| {
-        let (point, variant, values, means) = &result.rows[row];
+        let Row {
+            point,
+            variant,
+            values,
+            means,
+            ..
+        } = &result.rows[row];
         let parameters: Vec<String> = dimensions
             .iter()
             .zip(values)
