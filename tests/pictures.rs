@@ -583,3 +583,25 @@ fn a_trace_names_what_is_wrong_with_its_arguments() {
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn the_readme_charts_are_what_the_documented_command_draws() {
+    let dir = scratch("readme-charts");
+    let (code, _, stderr) = cascade(&["run", COMPARE, "--svg", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let committed = read_svgs(Path::new("docs/gateway-compare"));
+    assert!(
+        committed == read_svgs(&dir),
+        "docs/gateway-compare is out of date: run\n  cargo run --release -- run {COMPARE} --svg docs/gateway-compare"
+    );
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let shown = readme
+        .split("](docs/gateway-compare/")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("the README shows a chart");
+    assert!(
+        committed.iter().any(|(name, _)| name == shown),
+        "the README's chart {shown} exists"
+    );
+}
