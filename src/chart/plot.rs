@@ -107,7 +107,9 @@ impl Chart {
         let right = WIDTH - MARGIN_RIGHT;
         let rows = legend_rows(legend, right - left);
         let top = LEGEND_TOP + rows.len() as f64 * LEGEND_ROW + 8.0;
-        let bottom = top + plot_height;
+        // The y label runs along the axis: a short plot grows to hold it.
+        let y_label_length = y_axis.label.chars().count() as f64 * CHAR_WIDTH;
+        let bottom = top + plot_height.max(y_label_length + 12.0);
         let height = bottom + MARGIN_BOTTOM;
         svg.rect(0.0, 0.0, WIDTH, height, "#ffffff", "");
         svg.text(

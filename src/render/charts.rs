@@ -87,7 +87,7 @@ impl RunContext {
 }
 
 const PLOT_HEIGHT: f64 = 200.0;
-const POOL_PLOT_HEIGHT: f64 = 140.0;
+const POOL_PLOT_HEIGHT: f64 = 160.0;
 const BAND_HEIGHT: f64 = 40.0;
 
 const OK: Fill = Fill::Solid("#8fb8de");
@@ -260,7 +260,7 @@ fn throughput(run: &RunReport, context: &RunContext, number: &mut usize) -> Name
         time_axis(context),
         Axis {
             kind: AxisKind::ZeroTo(max),
-            label: "completed requests per second".into(),
+            label: "completed requests / s".into(),
         },
         &legend,
     );
@@ -495,7 +495,7 @@ fn pool(run: &RunReport, index: usize, context: &RunContext, number: &mut usize)
         time_axis(context),
         Axis {
             kind: AxisKind::ZeroTo(max),
-            label: "requests (mean per window)".into(),
+            label: "requests (window mean)".into(),
         },
         &legend,
     );
@@ -564,7 +564,7 @@ pub fn comparison_charts(
         ComparedMetric {
             what: "compare-p99",
             title: "p99 latency by variant",
-            y_label: "p99 latency per window (ms, log scale)",
+            y_label: "p99 latency (ms, log scale)",
             log: true,
             value: |w, _| (w.completed > 0).then_some(w.latency_p99_ms),
         },
@@ -576,7 +576,7 @@ pub fn comparison_charts(
         ComparedMetric {
             what: "compare-answered",
             title: "Answered requests (ok + degraded) by variant",
-            y_label: "answered requests per second",
+            y_label: "answered requests / s",
             log: false,
             value: |w, seconds| Some((w.ok + w.degraded) as f64 / seconds),
         },

@@ -26,7 +26,7 @@ figure{margin:1em 0}figure svg{max-width:100%;height:auto;display:block}
 table{border-collapse:collapse;margin:.8em 0;font-size:.92em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th:first-child,td:first-child{text-align:left}
-td.message{text-align:left;font-family:monospace}
+td.message{text-align:left;font-family:monospace;white-space:pre-wrap}
 .meta{color:#555}.verdict{font-weight:bold}
 @media print{h2{break-before:page}figure{break-inside:avoid}}
 ";
@@ -120,7 +120,8 @@ pub fn run_page(report: &Report, experiment: &Experiment) -> RunPage {
     }
 }
 
-fn figure(out: &mut String, chart: &NamedChart) {
+/// A chart on a page, labelled for screen readers by its title.
+pub(super) fn figure(out: &mut String, chart: &NamedChart) {
     let _ = writeln!(
         out,
         "<figure aria-label=\"{}\">\n{}</figure>",

@@ -6,10 +6,10 @@ use std::fmt::Write as _;
 
 use crate::chart::plot::{Axis, AxisKind, Chart, LegendItem, Swatch};
 use crate::chart::svg::{escape, num, Anchor, Fill, Stroke};
-use crate::sweep::{ranked, Dimension, Row, SweepResult, METRICS};
+use crate::sweep::{higher_is_better, ranked, Dimension, Row, SweepResult, METRICS};
 
 use super::charts::{slug, NamedChart, VARIANT_STROKES};
-use super::html::page;
+use super::html::{figure, page};
 
 /// Cells in a heatmap above which values are no longer printed in them.
 const HEATMAP_CELL_TEXT_MIN_WIDTH: f64 = 34.0;
@@ -70,7 +70,11 @@ pub fn sweep_page(result: &SweepResult, info: &SweepInfo) -> SweepPage {
         result.runs,
         info.replications,
         if info.replications == 1 { "" } else { "s" },
-        if metric == "throughput_rps" { "higher is better" } else { "lower is better" }
+        if higher_is_better(metric) {
+            "higher is better"
+        } else {
+            "lower is better"
+        }
     );
     body.push_str("<ul>\n");
     for dimension in info.dimensions {
@@ -109,12 +113,7 @@ pub fn sweep_page(result: &SweepResult, info: &SweepInfo) -> SweepPage {
         _ => body.push_str("<p>No parameter takes more than one value: nothing to chart.</p>\n"),
     }
     for chart in &charts {
-        let _ = writeln!(
-            body,
-            "<figure aria-label=\"{}\">\n{}</figure>",
-            escape(&chart.title),
-            chart.svg
-        );
+        figure(&mut body, chart);
     }
     ranked_tables(&mut body, result, info);
     let _ = writeln!(
@@ -242,7 +241,9 @@ fn heatmap(
         },
         &legend,
     );
-    let (cell_width, band) = (chart.x_band(), cell_height);
+    // The frame may have grown the plot to fit its axis label.
+    let band = (chart.bottom - chart.top) / row_labels.len() as f64;
+    let cell_width = chart.x_band();
     for (index, row) in result.rows.iter().enumerate() {
         if row.variant != variant {
             continue;
@@ -443,7 +444,7 @@ fn metric_label(metric: &str) -> &'static str {
         "p95_ms" => "p95 latency (ms)",
         "p99_ms" => "p99 latency (ms)",
         "max_ms" => "max latency (ms)",
-        _ => "throughput (requests per second)",
+        _ => "throughput (requests / s)",
     }
 }
 

@@ -108,7 +108,7 @@ fn metrics_of(run: &RunReport) -> [f64; 9] {
 }
 
 /// Whether a higher value of the metric is better (throughput) or worse (the rest).
-fn higher_is_better(metric: &str) -> bool {
+pub fn higher_is_better(metric: &str) -> bool {
     metric == "throughput_rps"
 }
 
