@@ -605,3 +605,38 @@ fn the_readme_charts_are_what_the_documented_command_draws() {
         "the README's chart {shown} exists"
     );
 }
+
+/// Regression: a window with completions between two without any drew nothing (a
+/// polyline of one point), so v1's first answers, at 30 s, were missing.
+#[test]
+fn a_window_alone_between_gaps_still_shows() {
+    let dir = scratch("lone-window");
+    let (_, files) = run_pictures(&dir, &[]);
+    let (code, json, stderr) = cascade(&["run", COMPARE, "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let served: Vec<bool> = report["variants"][0]["timeline"]["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["completed"].as_u64().unwrap() > 0)
+        .collect();
+    let runs = served.split(|&s| !s).filter(|run| !run.is_empty()).count();
+    let lone = served.split(|&s| !s).filter(|run| run.len() == 1).count();
+    assert!(lone >= 1, "v1 has a window served alone: {served:?}");
+    let svg = &files
+        .iter()
+        .find(|(name, _)| name.ends_with("v1-latency.svg"))
+        .unwrap()
+        .1;
+    let document = roxmltree::Document::parse(svg).unwrap();
+    let p99 = document
+        .descendants()
+        .find(|n| n.attribute("aria-label") == Some("p99"))
+        .unwrap();
+    let lines = p99
+        .children()
+        .filter(|n| n.has_tag_name("polyline"))
+        .count();
+    assert_eq!(lines, runs, "one line per run of served windows");
+}

@@ -291,6 +291,34 @@ fn throughput(run: &RunReport, context: &RunContext, number: &mut usize) -> Name
     named(number, &run.name, "throughput", title, svg)
 }
 
+/// A window's start and end (seconds) and its value.
+type WindowPoint = (f64, f64, f64);
+
+/// A line through the windows' middles, broken at windows without a value; a
+/// window alone between two gaps is drawn flat across its width, so it shows.
+fn draw_series(chart: &mut Chart, points: &[Option<WindowPoint>], stroke: Stroke) {
+    for run in points.split(Option::is_none) {
+        let run: Vec<WindowPoint> = run.iter().flatten().copied().collect();
+        match run[..] {
+            [] => {}
+            [(start, end, value)] => {
+                let y = chart.y.pixel(value);
+                let (x0, x1) = (chart.x.pixel(start), chart.x.pixel(end));
+                chart.svg.polyline(&[(x0, y), (x1, y)], stroke);
+            }
+            _ => {
+                let line: Vec<(f64, f64)> = run
+                    .iter()
+                    .map(|&(start, end, value)| {
+                        (chart.x.pixel((start + end) / 2.0), chart.y.pixel(value))
+                    })
+                    .collect();
+                chart.svg.polyline(&line, stroke);
+            }
+        }
+    }
+}
+
 /// Reads one number off a window.
 type WindowValue = fn(&Window) -> f64;
 
@@ -346,23 +374,16 @@ fn latency(run: &RunReport, context: &RunContext, number: &mut usize) -> NamedCh
         );
     }
     for (name, stroke, value) in series {
-        chart.svg.group(name);
         // A window with no completion has no percentile: the line breaks there.
-        let mut run_of_points: Vec<(f64, f64)> = Vec::new();
-        for (window, &(start, end)) in windows.iter().zip(&spans) {
-            if window.completed == 0 {
-                chart.svg.polyline(&run_of_points, stroke);
-                run_of_points.clear();
-                continue;
-            }
-            let x = chart.x.pixel((start + end) / 2.0);
-            run_of_points.push((x, chart.y.pixel(value(window))));
-        }
-        if run_of_points.len() == 1 {
-            // A lone point still shows.
-            chart.svg.circle(run_of_points[0], 2.0, stroke.colour, "");
-        }
-        chart.svg.polyline(&run_of_points, stroke);
+        let points: Vec<Option<WindowPoint>> = windows
+            .iter()
+            .zip(&spans)
+            .map(|(window, &(start, end))| {
+                (window.completed > 0).then(|| (start, end, value(window)))
+            })
+            .collect();
+        chart.svg.group(name);
+        draw_series(&mut chart, &points, stroke);
         chart.svg.end_group();
     }
     let svg = chart.finish();
@@ -599,7 +620,7 @@ fn compare(
     number: &mut usize,
     metric: ComparedMetric,
 ) -> NamedChart {
-    let series: Vec<Vec<Option<(f64, f64)>>> = runs
+    let series: Vec<Vec<Option<WindowPoint>>> = runs
         .iter()
         .map(|run| {
             let windows = &run.timeline.windows;
@@ -608,12 +629,12 @@ fn compare(
                 .zip(windows)
                 .map(|(&(start, end), w)| {
                     let value = (metric.value)(w, (end - start).max(1e-9))?;
-                    Some(((start + end) / 2.0, value))
+                    Some((start, end, value))
                 })
                 .collect()
         })
         .collect();
-    let values = || series.iter().flatten().flatten().map(|&(_, v)| v);
+    let values = || series.iter().flatten().flatten().map(|&(_, _, v)| v);
     let high = values().fold(0.0, f64::max);
     let y_kind = if metric.log {
         let low = values().filter(|&v| v > 0.0).fold(f64::INFINITY, f64::min);
@@ -652,17 +673,7 @@ fn compare(
     for (i, (run, points)) in runs.iter().zip(&series).enumerate() {
         let stroke = VARIANT_STROKES[i % VARIANT_STROKES.len()];
         chart.svg.group(&run.name);
-        let mut line: Vec<(f64, f64)> = Vec::new();
-        for point in points {
-            match point {
-                Some((t, v)) => line.push((chart.x.pixel(*t), chart.y.pixel(*v))),
-                None => {
-                    chart.svg.polyline(&line, stroke);
-                    line.clear();
-                }
-            }
-        }
-        chart.svg.polyline(&line, stroke);
+        draw_series(&mut chart, points, stroke);
         chart.svg.end_group();
     }
     let svg = chart.finish();
