@@ -640,3 +640,38 @@ fn a_window_alone_between_gaps_still_shows() {
         .count();
     assert_eq!(lines, runs, "one line per run of served windows");
 }
+
+#[test]
+fn every_scenario_draws_well_formed_charts() {
+    let mut files: Vec<String> = Vec::new();
+    for dir in ["scenarios", "scenarios/validation"] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                files.push(path.to_string_lossy().into_owned());
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() > 10);
+    for file in files {
+        let dir = scratch("every-scenario");
+        let html = dir.join("report.html");
+        let svg = dir.join("svg");
+        let (code, _, stderr) = cascade(&[
+            "run",
+            &file,
+            "--html",
+            html.to_str().unwrap(),
+            "--svg",
+            svg.to_str().unwrap(),
+        ]);
+        assert!([0, 3, 4].contains(&code), "{file}: exit {code}: {stderr}");
+        let page = std::fs::read_to_string(&html).unwrap();
+        let svgs = read_svgs(&svg);
+        assert_eq!(inline_svgs(&page).len(), svgs.len(), "{file}");
+        for (name, text) in svgs {
+            check_chart(&format!("{file}: {name}"), &text);
+        }
+    }
+}
