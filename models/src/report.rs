@@ -104,6 +104,20 @@ pub struct ServiceReport {
     pub queue_max: u64,
     /// Steady-state estimates over jobs arriving after the warm-up.
     pub steady: SteadyState,
+    /// One row per replica, when there is more than one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<ReplicaReport>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReplicaReport {
+    pub arrivals: u64,
+    pub rejected: u64,
+    pub completed: u64,
+    pub busy_max: u64,
+    pub queue_max: u64,
+    /// Times outlier detection took it out of balancing.
+    pub ejections: u64,
 }
 
 /// The quantities queueing theory predicts, measured over `measured_s` seconds

@@ -81,9 +81,15 @@ impl<'a> Simulation<'a> {
     /// Connects to the target (with its permit, if the call has a bulkhead).
     pub(super) fn connect_call(&mut self, key: JobKey, call: &Call, ticket: Option<Ticket>) {
         let now = self.now();
-        let unreachable = self.connection_fault(call.target.service);
+        let target = call.target.service;
+        let replica = self.route(target);
+        let unreachable = self.connection_fault(target, replica);
+        if unreachable.is_some() {
+            self.unroute(target, replica);
+        }
         if unreachable == Some(Unreachable::Refused) {
             self.release_permit(key);
+            self.observe_replica(target, replica, true);
             self.record_breaker(call, ticket, now, false);
             self.call_failed(key, call, CallFailure::Refused);
             return;
@@ -112,14 +118,18 @@ impl<'a> Simulation<'a> {
         });
         self.jobs[key].call = Some(PendingCall {
             epoch,
+            replica,
             started: now,
             timer,
             ticket,
         });
         if !connecting {
-            let child =
-                self.jobs
-                    .insert(Job::new(call.target, Parent::Call { job: key, epoch }, now));
+            let child = self.jobs.insert(Job::new(
+                call.target,
+                replica,
+                Parent::Call { job: key, epoch },
+                now,
+            ));
             self.queue.schedule(now, Event::Arrive(child));
         }
     }
@@ -193,6 +203,7 @@ impl<'a> Simulation<'a> {
             self.queue.cancel(timer);
         }
         let call = self.current_call(key);
+        self.observe_replica(call.target.service, pending.replica, answer.status >= 500);
         self.record_breaker(call, pending.ticket, pending.started, answer.is_success());
         if answer.is_success() {
             if let Some(budget) = self.budget_of(key) {
@@ -215,6 +226,7 @@ impl<'a> Simulation<'a> {
         };
         self.release_permit(key);
         let call = self.current_call(key);
+        self.observe_replica(call.target.service, pending.replica, true);
         self.record_breaker(call, pending.ticket, pending.started, false);
         let failure = if connecting {
             CallFailure::ConnectTimedOut

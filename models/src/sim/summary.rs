@@ -8,7 +8,7 @@ use crate::report::{
     round_to, BreakerReport, LatencySummary, RunReport, ServiceReport, SteadyState, Timeline,
     TransitionReport,
 };
-use crate::spec::{Capacity, Service};
+use crate::spec::{Capacity, Service, ServiceId};
 
 impl Simulation<'_> {
     pub(super) fn report(&mut self) -> RunReport {
@@ -42,11 +42,15 @@ impl Simulation<'_> {
                 .as_nanos()
                 .saturating_sub(scenario.warmup.as_nanos()),
         );
+        let replicas: Vec<_> = (0..scenario.services.len())
+            .map(|index| self.replica_reports(ServiceId(index as u32)))
+            .collect();
         let services = scenario
             .services
             .iter()
             .zip(self.services.iter_mut())
-            .map(|(spec, state)| {
+            .zip(replicas)
+            .map(|((spec, state), replicas)| {
                 state.account_until(end);
                 ServiceReport {
                     name: spec.name.clone(),
@@ -60,6 +64,7 @@ impl Simulation<'_> {
                     busy_mean: round_to(per_window(state.busy_area_ns, run_length), 3),
                     queue_max: state.queue_max,
                     steady: steady_state(spec, state, measured_length),
+                    replicas,
                 }
             })
             .collect();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use sim_core::{Distribution, EventQueue, RngStream, SimDuration, SimTime, TimerId};
 use slotmap::SlotMap;
 
-use super::{Answer, Event, Job, OpenKey, Parent, RequestRecord, Simulation, STATUS_NO_CONNECTION};
+use super::{Answer, Event, OpenKey, Parent, RequestRecord, Simulation, STATUS_NO_CONNECTION};
 use crate::spec::{spawn_time, LoadModel, Scenario, Think};
 
 pub(super) struct Outstanding {
@@ -198,17 +198,13 @@ impl Simulation<'_> {
     /// Connects to the load's target and hands it the request.
     fn send(&mut self, client: Client, parent: Parent) {
         let target = self.scenario.load.target;
-        match self.connection_fault(target.service) {
+        match self.send_request(target, parent) {
             // A client that cannot connect gets no status at all.
             Some(super::services::Unreachable::Refused) => {
                 self.client_answered(client, Answer::error(STATUS_NO_CONNECTION));
             }
             // Nothing answers: the client waits for its own timeout, if it has one.
-            Some(super::services::Unreachable::Blackholed) => {}
-            None => {
-                let job = self.jobs.insert(Job::new(target, parent, self.now()));
-                self.arrive(job);
-            }
+            Some(super::services::Unreachable::Blackholed) | None => {}
         }
     }
 
