@@ -189,6 +189,24 @@ fn variant_section(out: &mut String, run: &RunReport) {
             service.busy_mean,
             service.queue_max
         );
+        for (index, replica) in service.replicas.iter().enumerate() {
+            let ejected = if replica.ejections > 0 {
+                format!("  ejected {}x", replica.ejections)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "    {:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}{ejected}",
+                format!("replica {index}"),
+                replica.arrivals,
+                replica.rejected,
+                "",
+                replica.busy_max,
+                "",
+                replica.queue_max
+            );
+        }
     }
     if let Some(hypothesis) = &run.hypothesis {
         journal(out, hypothesis);
