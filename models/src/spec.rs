@@ -76,9 +76,29 @@ impl Scenario {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Load {
     pub model: LoadModel,
-    pub target: EndpointRef,
+    /// What each request asks for: one task is picked per request, in proportion to
+    /// the weights (Locust's weighted `@task`s). At least one.
+    pub tasks: Vec<Task>,
     /// Client-side timeout; `None` waits forever, as Locust's HttpSession does.
     pub timeout: Option<SimDuration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Task {
+    pub target: EndpointRef,
+    /// At least 1.
+    pub weight: u32,
+}
+
+impl Load {
+    /// A load whose every request asks for `target`.
+    pub fn single(model: LoadModel, target: EndpointRef, timeout: Option<SimDuration>) -> Self {
+        Load {
+            model,
+            tasks: vec![Task { target, weight: 1 }],
+            timeout,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -94,8 +114,39 @@ pub enum LoadModel {
         wait: Think,
     },
     /// Open-loop arrivals: a Poisson process at `rate` requests per second,
-    /// whatever the answers.
-    Open { rate: f64 },
+    /// whatever the answers; with a `schedule`, the rate changes over time (a
+    /// non-homogeneous Poisson process).
+    Open {
+        rate: f64,
+        schedule: Vec<RateChange>,
+    },
+}
+
+/// At `at`, the arrival rate starts moving to `rate`, in a straight line over `ramp`
+/// (at once when `ramp` is zero). Changes are in time order and do not overlap.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateChange {
+    pub at: SimTime,
+    pub rate: f64,
+    pub ramp: SimDuration,
+}
+
+/// The arrival rate at `now`: `base` until the first change, then each change in turn.
+pub fn rate_at(base: f64, schedule: &[RateChange], now: SimTime) -> f64 {
+    let mut rate = base;
+    for change in schedule {
+        if now < change.at {
+            break;
+        }
+        let into = now.since(change.at);
+        rate = if change.ramp == SimDuration::ZERO || into >= change.ramp {
+            change.rate
+        } else {
+            let done = into.as_nanos() as f64 / change.ramp.as_nanos() as f64;
+            rate + (change.rate - rate) * done
+        };
+    }
+    rate
 }
 
 /// Locust's wait times.
@@ -352,7 +403,7 @@ impl Fault {
                 let mut start = self.from;
                 while start < end {
                     episodes.push((start, (start + lasting).min(end)));
-                    start = start + every;
+                    start += every;
                 }
                 episodes
             }

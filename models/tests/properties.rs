@@ -6,7 +6,8 @@ use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
     Balancer, BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadSpec, Call, Capacity,
     Endpoint, EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel,
-    OutlierDetection, Probe, ProbeKind, Repeat, Scenario, Service, ServiceId, Step, Think,
+    OutlierDetection, Probe, ProbeKind, RateChange, Repeat, Scenario, Service, ServiceId, Step,
+    Task, Think,
 };
 use models::{simulate, RunReport};
 use proptest::prelude::*;
@@ -270,7 +271,12 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             service_strategies,
             (breaker_strategies, bulkhead_strategies),
             proptest::collection::vec(fault, 0..3),
-            (1u32..40, proptest::option::weighted(0.3, 1u32..400)),
+            (
+                1u32..40,
+                proptest::option::weighted(0.3, 1u32..400),
+                proptest::collection::vec((0u64..3000, 0u32..400, 0u64..500), 0..3),
+                proptest::option::of((0..services, 1u32..4)),
+            ),
             1u32..30,
             0u64..200,
             proptest::option::of(1u64..500),
@@ -283,7 +289,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     services,
                     (breakers, bulkheads),
                     faults,
-                    (users, open_rate),
+                    (users, open_rate, rate_changes, second_task),
                     spawn_rate,
                     wait_max,
                     timeout,
@@ -300,6 +306,23 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                         model: match open_rate {
                             Some(rate) => LoadModel::Open {
                                 rate: f64::from(rate),
+                                schedule: {
+                                    // In time order, each ramp over before the next change.
+                                    let mut at = 0;
+                                    rate_changes
+                                        .iter()
+                                        .map(|&(gap, rate, ramp)| {
+                                            at += gap;
+                                            let change = RateChange {
+                                                at: SimTime::ZERO + ms(at),
+                                                rate: f64::from(rate),
+                                                ramp: ms(ramp),
+                                            };
+                                            at += ramp;
+                                            change
+                                        })
+                                        .collect()
+                                },
                             },
                             None => LoadModel::Closed {
                                 users,
@@ -312,10 +335,21 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                                 },
                             },
                         },
-                        target: EndpointRef {
-                            service: ServiceId(0),
-                            endpoint: 0,
-                        },
+                        tasks: std::iter::once(Task {
+                            target: EndpointRef {
+                                service: ServiceId(0),
+                                endpoint: 0,
+                            },
+                            weight: 1,
+                        })
+                        .chain(second_task.map(|(service, weight)| Task {
+                            target: EndpointRef {
+                                service: ServiceId(service as u32),
+                                endpoint: 0,
+                            },
+                            weight,
+                        }))
+                        .collect(),
                         timeout: timeout.map(ms),
                     },
                     services,
@@ -569,10 +603,13 @@ fn latency_is_never_below_the_work_on_the_path() {
                 spawn_rate: 20.0,
                 wait: Think::Sample(Distribution::exponential(ms(5)).unwrap()),
             },
-            target: EndpointRef {
-                service: ServiceId(0),
-                endpoint: 0,
-            },
+            tasks: vec![Task {
+                target: EndpointRef {
+                    service: ServiceId(0),
+                    endpoint: 0,
+                },
+                weight: 1,
+            }],
             timeout: None,
         },
         services: vec![
@@ -659,10 +696,13 @@ fn draining_a_long_queue_at_one_instant_does_not_recurse() {
                 spawn_rate: f64::from(users),
                 wait: Think::Sample(Distribution::Constant(SimDuration::from_secs(10))),
             },
-            target: EndpointRef {
-                service: ServiceId(0),
-                endpoint: 0,
-            },
+            tasks: vec![Task {
+                target: EndpointRef {
+                    service: ServiceId(0),
+                    endpoint: 0,
+                },
+                weight: 1,
+            }],
             timeout: None,
         },
         services: vec![

@@ -12,15 +12,16 @@ use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
     Balancer, BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadSpec, Call, Capacity,
     Endpoint, EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel,
-    OutlierDetection, Probe, ProbeKind, Repeat, Scenario, Service, ServiceId, Step, Think,
+    OutlierDetection, Probe, ProbeKind, RateChange, Repeat, Scenario, Service, ServiceId, Step,
+    Task, Think,
 };
 use sim_core::{Distribution, SimDuration, SimTime};
 use toml::Spanned;
 
 use super::raw::{
     RawBreaker, RawBudget, RawBulkhead, RawCapacity, RawDistribution, RawDuration, RawFallback,
-    RawFault, RawFile, RawHold, RawHypothesis, RawLoad, RawOutlier, RawProbe, RawRetry, RawService,
-    RawStep, RawVariant, RawWait,
+    RawFault, RawFile, RawHold, RawHypothesis, RawLoad, RawOutlier, RawProbe, RawRateChange,
+    RawRetry, RawService, RawStep, RawVariant, RawWait,
 };
 use crate::diagnostic::Diagnostic;
 
@@ -194,19 +195,20 @@ impl Checker {
         let kind = load.kind.get_ref().as_str();
         let (allowed, model): (&[&str], Option<LoadModel>) = match kind {
             "closed" => (&["users", "spawn_rate", "wait"], self.closed_load(load)),
-            "open" => (&["rate"], self.open_load(load)),
+            "open" => (&["rate", "schedule"], self.open_load(load)),
             other => {
                 self.error(
                     load.kind.span(),
                     format!("load.kind: expected \"closed\" (Locust-style users) or \"open\" (Poisson arrivals), got \"{other}\""),
                 );
-                (&["users", "spawn_rate", "wait", "rate"], None)
+                (&["users", "spawn_rate", "wait", "rate", "schedule"], None)
             }
         };
         let keys = [
             ("users", load.users.as_ref().map(Spanned::span)),
             ("spawn_rate", load.spawn_rate.as_ref().map(Spanned::span)),
             ("rate", load.rate.as_ref().map(Spanned::span)),
+            ("schedule", load.schedule.as_ref().map(Spanned::span)),
         ];
         let place = format!("`{kind}` load");
         self.keys_only_of(&keys, allowed, "load", &place);
@@ -216,16 +218,65 @@ impl Checker {
                 format!("load.wait: does not apply to `{kind}` load"),
             );
         }
-        let target = self.endpoint_ref(&load.target, names, "load.target");
+        let tasks = self.tasks(load, names);
         let timeout = load
             .timeout
             .as_ref()
             .map(|timeout| self.duration_in(timeout, "load.timeout", true));
         Some(Load {
             model: model?,
-            target: target?,
+            tasks: tasks?,
             timeout,
         })
+    }
+
+    /// `target`, or weighted `tasks`: exactly one of them.
+    fn tasks(&mut self, load: &RawLoad, names: &Names) -> Option<Vec<Task>> {
+        match (&load.target, &load.tasks) {
+            (Some(target), None) => {
+                let target = self.endpoint_ref(target, names, "load.target")?;
+                Some(vec![Task { target, weight: 1 }])
+            }
+            (None, Some(tasks)) => {
+                if tasks.get_ref().is_empty() {
+                    self.error(
+                        tasks.span(),
+                        "load.tasks: expected at least one task, e.g. { target = \"shop/browse\", weight = 3 }",
+                    );
+                    return None;
+                }
+                self.count_items(tasks.get_ref().len(), tasks.span(), "tasks");
+                let built: Vec<Option<Task>> = tasks
+                    .get_ref()
+                    .iter()
+                    .enumerate()
+                    .map(|(index, task)| {
+                        let path = format!("load.tasks[{index}]");
+                        let weight = task.weight.as_ref().map_or(1, |weight| {
+                            self.count_in(weight, &format!("{path}.weight"), 1, 1_000_000) as u32
+                        });
+                        let target =
+                            self.endpoint_ref(&task.target, names, &format!("{path}.target"))?;
+                        Some(Task { target, weight })
+                    })
+                    .collect();
+                built.into_iter().collect()
+            }
+            (Some(target), Some(_)) => {
+                self.error(
+                    target.span(),
+                    "load: give `target` (one endpoint) or `tasks` (several, weighted), not both",
+                );
+                None
+            }
+            (None, None) => {
+                self.error(
+                    load.kind.span(),
+                    "load: expected `target = \"service/endpoint\"`, or `tasks = [{ target = ..., weight = ... }, ...]`",
+                );
+                None
+            }
+        }
     }
 
     fn closed_load(&mut self, load: &RawLoad) -> Option<LoadModel> {
@@ -310,7 +361,52 @@ impl Checker {
             );
             return None;
         }
-        Some(LoadModel::Open { rate: value })
+        let schedule = load
+            .schedule
+            .as_ref()
+            .map_or(Vec::new(), |schedule| self.rate_schedule(schedule));
+        Some(LoadModel::Open {
+            rate: value,
+            schedule,
+        })
+    }
+
+    /// Rate changes in time order, each ramp over before the next change begins.
+    fn rate_schedule(&mut self, raw: &Spanned<Vec<RawRateChange>>) -> Vec<RateChange> {
+        self.count_items(raw.get_ref().len(), raw.span(), "rate changes");
+        let mut previous_end: Option<SimDuration> = None;
+        let mut changes = Vec::new();
+        for (index, change) in raw.get_ref().iter().enumerate() {
+            let path = format!("load.schedule[{index}]");
+            let at = self.duration_in(&change.at, &format!("{path}.at"), false);
+            let rate = *change.rate.get_ref();
+            if !(rate.is_finite() && (0.0..=1e9).contains(&rate)) {
+                self.error(
+                    change.rate.span(),
+                    format!("{path}.rate: expected requests per second from 0 to 1e9, got {rate}"),
+                );
+            }
+            let ramp = change.ramp.as_ref().map_or(SimDuration::ZERO, |ramp| {
+                self.duration_in(ramp, &format!("{path}.ramp"), false)
+            });
+            if let Some(end) = previous_end.filter(|&end| at < end) {
+                self.error(
+                    change.at.span(),
+                    format!("{path}.at: expected {end} or later (the previous change, with its ramp, lasts until then), got {at}"),
+                );
+            }
+            previous_end = Some(at + ramp);
+            changes.push(RateChange {
+                at: SimTime::ZERO + at,
+                rate: if rate.is_finite() {
+                    rate.clamp(0.0, 1e9)
+                } else {
+                    0.0
+                },
+                ramp,
+            });
+        }
+        changes
     }
 
     fn service(&mut self, name: &str, service: &RawService, names: &Names) -> Service {

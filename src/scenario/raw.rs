@@ -69,9 +69,35 @@ pub struct RawLoad {
     /// `open` only: requests per second.
     #[serde(default)]
     pub rate: Option<Spanned<f64>>,
-    pub target: Spanned<String>,
+    /// `open` only: changes of the rate over time.
+    #[serde(default)]
+    pub schedule: Option<Spanned<Vec<RawRateChange>>>,
+    /// One endpoint for every request, or else `tasks`.
+    #[serde(default)]
+    pub target: Option<Spanned<String>>,
+    #[serde(default)]
+    pub tasks: Option<Spanned<Vec<RawTask>>>,
     #[serde(default)]
     pub timeout: Option<Spanned<RawDuration>>,
+}
+
+/// `{ at = "60s", rate = 200, ramp = "10s" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateChange {
+    pub at: Spanned<RawDuration>,
+    pub rate: Spanned<f64>,
+    #[serde(default)]
+    pub ramp: Option<Spanned<RawDuration>>,
+}
+
+/// `{ target = "shop/browse", weight = 3 }`: Locust's weighted `@task`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTask {
+    pub target: Spanned<String>,
+    #[serde(default)]
+    pub weight: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

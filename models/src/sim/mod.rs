@@ -260,6 +260,10 @@ pub struct Simulation<'a> {
     /// `[service][endpoint][step]`: the retry budget of each call step that has one.
     budgets: Vec<Vec<Vec<Option<Budget>>>>,
     stats: UserStats,
+    /// Which task each request runs, when the load has several.
+    task_rng: RngStream,
+    /// Per task, when the load has several (Locust's per-name rows).
+    task_stats: Option<Vec<users::TaskStats>>,
     /// Every completed user request, failures included (as Locust counts them).
     latency: LatencyHistogram,
     timeline: TimelineRecorder,
@@ -365,6 +369,15 @@ impl<'a> Simulation<'a> {
             retry_rngs,
             budgets,
             stats: UserStats::default(),
+            task_rng: RngStream::new(seed, "load/tasks"),
+            task_stats: (scenario.load.tasks.len() > 1).then(|| {
+                scenario
+                    .load
+                    .tasks
+                    .iter()
+                    .map(|_| users::TaskStats::default())
+                    .collect()
+            }),
             latency: LatencyHistogram::new(),
             timeline,
             probes,

@@ -5,8 +5,8 @@ use sim_core::SimDuration;
 use super::services::ServiceState;
 use super::{per_window, Simulation};
 use crate::report::{
-    round_to, BreakerReport, LatencySummary, RunReport, ServiceReport, SteadyState, Timeline,
-    TransitionReport,
+    round_to, BreakerReport, LatencySummary, RunReport, ServiceReport, SteadyState, TaskReport,
+    Timeline, TransitionReport,
 };
 use crate::spec::{Capacity, Service, ServiceId};
 
@@ -88,10 +88,36 @@ impl Simulation<'_> {
             .collect();
         let latency = self.latency_summary();
         let hypothesis = self.hypothesis_report();
+        let ms = |d: SimDuration| round_to(d.as_millis_f64(), 3);
+        let tasks = self.task_stats.as_ref().map_or(Vec::new(), |stats| {
+            scenario
+                .load
+                .tasks
+                .iter()
+                .zip(stats)
+                .map(|(task, stats)| TaskReport {
+                    target: scenario.endpoint_path(task.target),
+                    weight: task.weight,
+                    completed: stats.completed,
+                    failures: stats.failures,
+                    latency_mean_ms: ms(stats.latency.mean()),
+                    latency_p50_ms: ms(stats.latency.quantile(0.50)),
+                    latency_p95_ms: ms(stats.latency.quantile(0.95)),
+                    latency_p99_ms: ms(stats.latency.quantile(0.99)),
+                })
+                .collect()
+        });
         let stats = &self.stats;
         RunReport {
             name: scenario.name.clone(),
-            target: scenario.endpoint_path(scenario.load.target),
+            target: scenario
+                .load
+                .tasks
+                .iter()
+                .map(|task| scenario.endpoint_path(task.target))
+                .collect::<Vec<_>>()
+                .join(", "),
+            tasks,
             requests: stats.issued,
             ok: stats.ok,
             degraded: stats.degraded,
