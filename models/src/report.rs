@@ -109,6 +109,9 @@ pub struct ServiceReport {
     /// Answers that nobody was waiting for any more (the caller had timed out):
     /// work done in vain.
     pub abandoned: u64,
+    /// Jobs dropped unfinished, without an answer, because the caller's propagated
+    /// deadline had passed (included in `completed`).
+    pub dropped: u64,
     /// Retries this service's calls made (attempts beyond the first).
     pub retries: u64,
     /// Retries that a retry budget refused.

@@ -289,6 +289,23 @@ pub struct Call {
     /// Each attempt holds a permit of this bulkhead (inside the breaker).
     pub bulkhead: Option<BulkheadId>,
     pub fallback: Fallback,
+    /// Whether the retries run inside the breaker or outside it.
+    pub order: PolicyOrder,
+    /// The callee learns the caller's deadline (as gRPC propagates it) and drops the
+    /// work once the caller has stopped waiting, instead of finishing it for nobody.
+    pub propagate_deadline: bool,
+}
+
+/// How retry and breaker nest on a call. The bulkhead is always per attempt, inside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PolicyOrder {
+    /// Each attempt asks the breaker and is recorded by it; a rejection ends the
+    /// retries (resilience4j's default aspect order, and the seeds' resilient client).
+    #[default]
+    RetryOutsideBreaker,
+    /// The breaker admits the whole sequence of attempts once and records one result:
+    /// success if any attempt succeeded, its duration the whole sequence's.
+    BreakerOutsideRetry,
 }
 
 /// What a handler does when a call fails (error status, timeout, rejection, open breaker).

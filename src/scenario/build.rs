@@ -12,8 +12,8 @@ use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
     Balancer, BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadSpec, Call, Capacity,
     Endpoint, EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel,
-    OutlierDetection, Probe, ProbeKind, RateChange, Repeat, Scenario, Service, ServiceId, Step,
-    Task, Think,
+    OutlierDetection, PolicyOrder, Probe, ProbeKind, RateChange, Repeat, Scenario, Service,
+    ServiceId, Step, Task, Think,
 };
 use sim_core::{Distribution, SimDuration, SimTime};
 use toml::Spanned;
@@ -560,6 +560,11 @@ impl Checker {
                         step.retry.as_ref().map(|retry| retry.attempts.span()),
                     ),
                     ("bulkhead", step.bulkhead.as_ref().map(Spanned::span)),
+                    ("order", step.order.as_ref().map(Spanned::span)),
+                    (
+                        "propagate_deadline",
+                        step.propagate_deadline.as_ref().map(Spanned::span),
+                    ),
                 ] {
                     if let Some(span) = present {
                         self.error(
@@ -615,6 +620,24 @@ impl Checker {
                     }
                     found.map(|index| BulkheadId(index as u32))
                 });
+                let order = match step.order.as_ref() {
+                    None => PolicyOrder::default(),
+                    Some(order) => match order.get_ref().as_str() {
+                        "retry_outside_breaker" => PolicyOrder::RetryOutsideBreaker,
+                        "breaker_outside_retry" => PolicyOrder::BreakerOutsideRetry,
+                        other => {
+                            self.error(
+                                order.span(),
+                                format!("{path}.order: expected \"retry_outside_breaker\" (each attempt asks the breaker) or \"breaker_outside_retry\" (the breaker sees the whole sequence once), got \"{other}\""),
+                            );
+                            PolicyOrder::default()
+                        }
+                    },
+                };
+                let propagate_deadline = step
+                    .propagate_deadline
+                    .as_ref()
+                    .is_some_and(|flag| *flag.get_ref());
                 Some(Step::Call(Call {
                     target: target?,
                     timeout,
@@ -622,8 +645,9 @@ impl Checker {
                     breaker,
                     retry,
                     bulkhead,
-
                     fallback,
+                    order,
+                    propagate_deadline,
                 }))
             }
         }

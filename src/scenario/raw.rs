@@ -174,6 +174,11 @@ pub struct RawStep {
     pub retry: Option<RawRetry>,
     #[serde(default)]
     pub bulkhead: Option<Spanned<String>>,
+    /// "retry_outside_breaker" (default) or "breaker_outside_retry".
+    #[serde(default)]
+    pub order: Option<Spanned<String>>,
+    #[serde(default)]
+    pub propagate_deadline: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,7 +10,7 @@ use crate::breaker::{CallResult, Ticket};
 use crate::retry::{AttemptFailure, Budget};
 use crate::spec::BreakerId;
 use crate::spec::EndpointRef;
-use crate::spec::{Call, Fallback, Step};
+use crate::spec::{Call, Fallback, PolicyOrder, Step};
 use sim_core::SimDuration;
 use sim_core::SimTime;
 
@@ -38,7 +38,12 @@ impl CallFailure {
 impl<'a> Simulation<'a> {
     pub(super) fn start_call(&mut self, key: JobKey, call: &Call) {
         let now = self.now();
-        let ticket = match call.breaker {
+        let first_attempt = self.jobs[key].retries == 0;
+        let outer = call.order == PolicyOrder::BreakerOutsideRetry;
+        // With the breaker outside the retries only the first attempt asks it, and no
+        // attempt carries a ticket of its own.
+        let breaker = call.breaker.filter(|_| first_attempt || !outer);
+        let ticket = match breaker {
             Some(breaker) => {
                 let allowed = self.breakers[breaker.0 as usize].allow(now);
                 self.schedule_breaker_wake(breaker);
@@ -52,7 +57,15 @@ impl<'a> Simulation<'a> {
             }
             None => None,
         };
-        if self.jobs[key].retries == 0 {
+        let ticket = if outer && first_attempt {
+            let job = &mut self.jobs[key];
+            job.sequence_ticket = ticket;
+            job.sequence_started = now;
+            None
+        } else {
+            ticket
+        };
+        if first_attempt {
             if let Some(budget) = self.budget_of(key) {
                 budget.on_request(now);
             }
@@ -124,12 +137,15 @@ impl<'a> Simulation<'a> {
             ticket,
         });
         if !connecting {
-            let child = self.jobs.insert(Job::new(
-                call.target,
-                replica,
-                Parent::Call { job: key, epoch },
-                now,
-            ));
+            let mut child = Job::new(call.target, replica, Parent::Call { job: key, epoch }, now);
+            if call.propagate_deadline {
+                let own = call.timeout.map(|timeout| now + timeout);
+                child.deadline = match (own, self.jobs[key].deadline) {
+                    (Some(own), Some(inherited)) => Some(own.min(inherited)),
+                    (own, inherited) => own.or(inherited),
+                };
+            }
+            let child = self.jobs.insert(child);
             self.queue.schedule(now, Event::Arrive(child));
         }
     }
@@ -171,6 +187,16 @@ impl<'a> Simulation<'a> {
         }
     }
 
+    /// With the breaker outside the retries, the sequence of attempts is over: the
+    /// breaker records its one result.
+    fn record_sequence(&mut self, key: JobKey, call: &Call, success: bool) {
+        let job = &mut self.jobs[key];
+        if let Some(ticket) = job.sequence_ticket.take() {
+            let started = job.sequence_started;
+            self.record_breaker(call, Some(ticket), started, success);
+        }
+    }
+
     /// Keeps one wake-up scheduled for the time the breaker asks for, if any.
     fn schedule_breaker_wake(&mut self, breaker: BreakerId) {
         let index = breaker.0 as usize;
@@ -209,6 +235,7 @@ impl<'a> Simulation<'a> {
             if let Some(budget) = self.budget_of(key) {
                 budget.on_attempt(true);
             }
+            self.record_sequence(key, call, true);
             let job = &mut self.jobs[key];
             job.degraded |= answer.degraded;
             job.step += 1;
@@ -240,6 +267,7 @@ impl<'a> Simulation<'a> {
         if self.retry_later(key, call, failure) {
             return;
         }
+        self.record_sequence(key, call, false);
         self.jobs[key].retries = 0;
         match call.fallback {
             Fallback::Degraded => {
