@@ -124,6 +124,9 @@ pub fn render(scenario: &Scenario, variant: &str, trace: &RequestTrace, issued: 
                 "hang fault: holds the worker until {} s, then answers {status}",
                 seconds(until)
             ),
+            HopKind::HungForever => {
+                "hang fault without an end: holds the worker until the caller gives up".into()
+            }
             HopKind::FaultError { status } => format!("error fault: fails at once with {status}"),
             HopKind::Delayed { by } => format!("latency fault: waits {by} before its steps"),
             HopKind::Work { until } => format!("works until {} s", seconds(until)),
@@ -172,6 +175,9 @@ pub fn render(scenario: &Scenario, variant: &str, trace: &RequestTrace, issued: 
             HopKind::CallFailed { target, status } => {
                 format!("{} answered {status}: the call failed", path(target))
             }
+            HopKind::DeadlineDropped => {
+                "dropped: its caller's deadline has passed (deadline propagation)".into()
+            }
             HopKind::RetryScheduled { at } => format!("retries at {} s", seconds(at)),
             HopKind::Fallback { fallback } => match fallback {
                 Fallback::Degraded => "fallback: carries on without it (degraded answer)".into(),
@@ -197,6 +203,10 @@ pub fn render(scenario: &Scenario, variant: &str, trace: &RequestTrace, issued: 
         };
         let place = match hop.kind {
             HopKind::Ended { .. } => "user".to_string(),
+            // Which pod, when there is more than one to choose from.
+            _ if scenario.service(hop.endpoint.service).replicas > 1 => {
+                format!("{indent}{} #{}", path(hop.endpoint), hop.replica)
+            }
             _ => format!("{indent}{}", path(hop.endpoint)),
         };
         let _ = writeln!(out, "{:>12}  {place:<34} {what}", seconds(hop.at));

@@ -177,7 +177,7 @@ fn every_svg_parses_as_xml_and_has_a_title_axes_and_a_legend() {
         assert!(throughput.contains(&format!(">{label}</text>")), "{label}");
     }
     assert!(
-        throughput.contains("fault: recommendations hang 30 s then 408"),
+        throughput.contains("fault: recommendations hang 30s then 408"),
         "fault windows are shaded and named"
     );
 }

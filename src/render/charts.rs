@@ -34,47 +34,38 @@ pub struct FaultSpan {
 pub struct RunContext {
     pub duration_s: f64,
     pub faults: Vec<FaultSpan>,
-    /// (service name, workers) for bounded pools.
+    /// (service name, workers over all its replicas) for bounded pools.
     pub workers: Vec<(String, u32)>,
 }
 
 impl RunContext {
     pub fn of(scenario: &Scenario) -> RunContext {
         let duration_s = scenario.duration.as_secs_f64();
-        let faults = scenario
-            .faults
-            .iter()
-            .map(|fault| {
-                let service = &scenario.service(fault.service).name;
-                let what = match fault.kind {
-                    FaultKind::Hang { hold, status } => {
-                        format!("hang {} s then {status}", hold.as_secs_f64())
-                    }
-                    FaultKind::Error {
-                        probability,
-                        status,
-                    } => format!(
-                        "{}% errors {status}",
-                        models::report::round_to(probability * 100.0, 3)
-                    ),
-                    FaultKind::Latency { .. } => "added latency".to_string(),
-                    FaultKind::Kill => "killed".to_string(),
-                    FaultKind::Blackhole => "blackholed".to_string(),
-                };
-                FaultSpan {
-                    from_s: fault.from.since(sim_core::SimTime::ZERO).as_secs_f64(),
-                    until_s: fault.until.map_or(duration_s, |until| {
-                        until.since(sim_core::SimTime::ZERO).as_secs_f64()
-                    }),
-                    label: format!("fault: {service} {what}"),
-                }
-            })
-            .collect();
+        let horizon = sim_core::SimTime::ZERO + scenario.duration;
+        let seconds = |t: sim_core::SimTime| t.since(sim_core::SimTime::ZERO).as_secs_f64();
+        let mut faults = Vec::new();
+        for fault in &scenario.faults {
+            let label = fault_label(scenario, fault);
+            // A repeating fault is named once, at its first episode.
+            for (index, (from, until)) in fault.episodes(horizon).into_iter().enumerate() {
+                faults.push(FaultSpan {
+                    from_s: seconds(from),
+                    until_s: seconds(until),
+                    label: if index == 0 {
+                        label.clone()
+                    } else {
+                        String::new()
+                    },
+                });
+            }
+        }
         let workers = scenario
             .services
             .iter()
             .filter_map(|service| match service.workers {
-                Capacity::Bounded(limit) => Some((service.name.clone(), limit)),
+                Capacity::Bounded(limit) => {
+                    Some((service.name.clone(), limit.saturating_mul(service.replicas)))
+                }
                 Capacity::Unbounded => None,
             })
             .collect();
@@ -84,6 +75,33 @@ impl RunContext {
             workers,
         }
     }
+}
+
+/// What a fault does and where, in a few words.
+fn fault_label(scenario: &Scenario, fault: &models::spec::Fault) -> String {
+    let service = scenario.service(fault.service);
+    let what = match fault.kind {
+        FaultKind::Hang { hold, status } => format!("hang {hold} then {status}"),
+        FaultKind::HangForever => "hang forever".to_string(),
+        FaultKind::Error {
+            probability,
+            status,
+        } => format!(
+            "{}% errors {status}",
+            models::report::round_to(probability * 100.0, 3)
+        ),
+        FaultKind::Latency { low, high } => format!("latency {low}..{high}"),
+        FaultKind::Kill => "killed".to_string(),
+        FaultKind::Blackhole => "blackholed".to_string(),
+        FaultKind::Restart { down_for, .. } => format!("restart, down {down_for}"),
+        FaultKind::Slowdown { factor } => format!("work {factor}× slower"),
+    };
+    let share = if fault.replicas_hit < service.replicas {
+        format!(" ({} of {} replicas)", fault.replicas_hit, service.replicas)
+    } else {
+        String::new()
+    };
+    format!("fault: {} {what}{share}", service.name)
 }
 
 const PLOT_HEIGHT: f64 = 200.0;
@@ -195,11 +213,17 @@ fn fault_legend(context: &RunContext) -> Option<LegendItem> {
 /// Shades every fault window; `labelled` names each at its start (charts whose
 /// plot area has room at the top).
 fn shade_faults(chart: &mut Chart, context: &RunContext, labelled: bool) {
-    for (index, fault) in context.faults.iter().enumerate() {
+    // Every band first, so that no later band covers an earlier one's label.
+    for fault in &context.faults {
         chart.shade(fault.from_s, fault.until_s, "");
-        if !labelled {
+    }
+    let mut named = 0;
+    for fault in &context.faults {
+        if !labelled || fault.label.is_empty() {
             continue;
         }
+        let index = named;
+        named += 1;
         let x = chart.x.pixel(fault.from_s) + 3.0;
         let y = chart.top + 12.0 + 11.0 * index as f64;
         chart.svg.text(

@@ -10,7 +10,7 @@ use crate::breaker::{CallResult, Ticket};
 use crate::retry::{AttemptFailure, Budget};
 use crate::spec::BreakerId;
 use crate::spec::EndpointRef;
-use crate::spec::{Call, Fallback, Step};
+use crate::spec::{Call, Fallback, PolicyOrder, Step};
 use sim_core::SimDuration;
 use sim_core::SimTime;
 
@@ -38,7 +38,12 @@ impl CallFailure {
 impl<'a> Simulation<'a> {
     pub(super) fn start_call(&mut self, key: JobKey, call: &Call) {
         let now = self.now();
-        let ticket = match call.breaker {
+        let first_attempt = self.jobs[key].retries == 0;
+        let outer = call.order == PolicyOrder::BreakerOutsideRetry;
+        // With the breaker outside the retries only the first attempt asks it, and no
+        // attempt carries a ticket of its own.
+        let breaker = call.breaker.filter(|_| first_attempt || !outer);
+        let ticket = match breaker {
             Some(breaker) => {
                 let allowed = self.breakers[breaker.0 as usize].allow(now);
                 self.schedule_breaker_wake(breaker);
@@ -53,7 +58,15 @@ impl<'a> Simulation<'a> {
             }
             None => None,
         };
-        if self.jobs[key].retries == 0 {
+        let ticket = if outer && first_attempt {
+            let job = &mut self.jobs[key];
+            job.sequence_ticket = ticket;
+            job.sequence_started = now;
+            None
+        } else {
+            ticket
+        };
+        if first_attempt {
             if let Some(budget) = self.budget_of(key) {
                 budget.on_request(now);
             }
@@ -88,7 +101,12 @@ impl<'a> Simulation<'a> {
     /// Connects to the target (with its permit, if the call has a bulkhead).
     pub(super) fn connect_call(&mut self, key: JobKey, call: &Call, ticket: Option<Ticket>) {
         let now = self.now();
-        let unreachable = self.connection_fault(call.target.service);
+        let target = call.target.service;
+        let replica = self.route(target);
+        let unreachable = self.connection_fault(target, replica);
+        if unreachable.is_some() {
+            self.unroute(target, replica);
+        }
         if unreachable == Some(Unreachable::Refused) {
             self.hop(
                 key,
@@ -97,6 +115,7 @@ impl<'a> Simulation<'a> {
                 },
             );
             self.release_permit(key);
+            self.observe_replica(target, replica, true);
             self.record_breaker(call, ticket, now, false);
             self.call_failed(key, call, CallFailure::Refused);
             return;
@@ -125,6 +144,7 @@ impl<'a> Simulation<'a> {
         });
         self.jobs[key].call = Some(PendingCall {
             epoch,
+            replica,
             started: now,
             timer,
             ticket,
@@ -138,8 +158,15 @@ impl<'a> Simulation<'a> {
         self.hop(key, called);
         if !connecting {
             let (request, depth) = (self.jobs[key].request, self.jobs[key].depth);
-            let child = Job::new(call.target, Parent::Call { job: key, epoch }, now)
+            let mut child = Job::new(call.target, replica, Parent::Call { job: key, epoch }, now)
                 .serving(request, depth + 1);
+            if call.propagate_deadline {
+                let own = call.timeout.map(|timeout| now + timeout);
+                child.deadline = match (own, self.jobs[key].deadline) {
+                    (Some(own), Some(inherited)) => Some(own.min(inherited)),
+                    (own, inherited) => own.or(inherited),
+                };
+            }
             let child = self.jobs.insert(child);
             self.queue.schedule(now, Event::Arrive(child));
         }
@@ -182,6 +209,16 @@ impl<'a> Simulation<'a> {
         }
     }
 
+    /// With the breaker outside the retries, the sequence of attempts is over: the
+    /// breaker records its one result.
+    fn record_sequence(&mut self, key: JobKey, call: &Call, success: bool) {
+        let job = &mut self.jobs[key];
+        if let Some(ticket) = job.sequence_ticket.take() {
+            let started = job.sequence_started;
+            self.record_breaker(call, Some(ticket), started, success);
+        }
+    }
+
     /// Keeps one wake-up scheduled for the time the breaker asks for, if any.
     fn schedule_breaker_wake(&mut self, breaker: BreakerId) {
         let index = breaker.0 as usize;
@@ -214,11 +251,13 @@ impl<'a> Simulation<'a> {
             self.queue.cancel(timer);
         }
         let call = self.current_call(key);
+        self.observe_replica(call.target.service, pending.replica, answer.status >= 500);
         self.record_breaker(call, pending.ticket, pending.started, answer.is_success());
         if answer.is_success() {
             if let Some(budget) = self.budget_of(key) {
                 budget.on_attempt(true);
             }
+            self.record_sequence(key, call, true);
             let job = &mut self.jobs[key];
             job.degraded |= answer.degraded;
             job.step += 1;
@@ -241,6 +280,7 @@ impl<'a> Simulation<'a> {
         };
         self.release_permit(key);
         let call = self.current_call(key);
+        self.observe_replica(call.target.service, pending.replica, true);
         self.record_breaker(call, pending.ticket, pending.started, false);
         let failure = if connecting {
             CallFailure::ConnectTimedOut
@@ -259,6 +299,7 @@ impl<'a> Simulation<'a> {
         if self.retry_later(key, call, failure) {
             return;
         }
+        self.record_sequence(key, call, false);
         self.jobs[key].retries = 0;
         let fallback = HopKind::Fallback {
             fallback: call.fallback,

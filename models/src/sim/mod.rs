@@ -14,6 +14,7 @@
 mod bulkheads;
 mod calls;
 mod probes;
+mod replicas;
 mod services;
 mod summary;
 mod timeline;
@@ -31,7 +32,7 @@ use crate::retry::Budget;
 use crate::spec::{BreakerId, BreakerKind, BulkheadId, EndpointRef, Scenario, ServiceId};
 
 use probes::ProbeRunner;
-use services::ServiceState;
+use services::{ServiceState, Unreachable};
 use timeline::TimelineRecorder;
 use users::{Client, OpenSource, User, UserStats};
 
@@ -84,6 +85,10 @@ enum Event {
         connecting: bool,
     },
     WindowEnd,
+    /// Envoy's outlier-detection interval timer for a service.
+    OutlierSweep {
+        service: ServiceId,
+    },
     BreakerWake {
         breaker: BreakerId,
     },
@@ -108,7 +113,9 @@ enum Immediate {
     Deliver {
         parent: Parent,
         answer: Answer,
-        from: ServiceId,
+        /// The service that answered; `None` for a job dropped at its deadline,
+        /// whose unheard answer is not work done in vain.
+        from: Option<ServiceId>,
     },
 }
 
@@ -123,6 +130,8 @@ enum Parent {
 #[derive(Clone, Copy, Debug)]
 struct PendingCall {
     epoch: u32,
+    /// The replica of the target that the attempt went to.
+    replica: u32,
     started: SimTime,
     timer: Option<TimerId>,
     ticket: Option<Ticket>,
@@ -131,6 +140,8 @@ struct PendingCall {
 #[derive(Clone, Debug)]
 struct Job {
     endpoint: EndpointRef,
+    /// Which replica of the endpoint's service runs the job.
+    replica: u32,
     parent: Parent,
     arrived: SimTime,
     step: u32,
@@ -147,12 +158,19 @@ struct Job {
     /// and how many calls deep: what a trace of one request follows.
     request: u64,
     depth: u32,
+    /// With the breaker outside the retries: its admission of the whole sequence of
+    /// attempts, and when the sequence began.
+    sequence_ticket: Option<Ticket>,
+    sequence_started: SimTime,
+    /// When the caller stops waiting, if it told us (deadline propagation).
+    deadline: Option<SimTime>,
 }
 
 impl Job {
-    fn new(endpoint: EndpointRef, parent: Parent, arrived: SimTime) -> Self {
+    fn new(endpoint: EndpointRef, replica: u32, parent: Parent, arrived: SimTime) -> Self {
         Job {
             endpoint,
+            replica,
             parent,
             arrived,
             step: 0,
@@ -165,6 +183,9 @@ impl Job {
             waiting_permit: None,
             request: 0,
             depth: 0,
+            sequence_ticket: None,
+            sequence_started: arrived,
+            deadline: None,
         }
     }
 
@@ -235,6 +256,8 @@ pub struct Hop {
     pub endpoint: EndpointRef,
     /// Calls between the user and this endpoint.
     pub depth: u32,
+    /// The replica of the endpoint's service that serves it.
+    pub replica: u32,
     pub kind: HopKind,
 }
 
@@ -253,6 +276,9 @@ pub enum HopKind {
         until: SimTime,
         status: u16,
     },
+    /// A hang fault without an end holds the worker; only the caller's timeout
+    /// ends its wait.
+    HungForever,
     /// An error-rate fault fails the job at once.
     FaultError {
         status: u16,
@@ -305,6 +331,9 @@ pub enum HopKind {
     Fallback {
         fallback: crate::spec::Fallback,
     },
+    /// Deadline propagation: the caller stopped waiting, so the job is dropped
+    /// before its next step.
+    DeadlineDropped,
     /// The job answered; `heard` is false when nobody waits any more (work in vain).
     Answered {
         status: u16,
@@ -344,6 +373,7 @@ pub struct Simulation<'a> {
     users: Vec<User>,
     open: Option<OpenSource>,
     services: Vec<ServiceState>,
+    routers: Vec<replicas::Router>,
     breakers: Vec<Breaker>,
     bulkheads: Vec<bulkheads::BulkheadState>,
     /// The wake-up time last scheduled for each breaker (resilience4j's timers).
@@ -359,6 +389,10 @@ pub struct Simulation<'a> {
     /// `[service][endpoint][step]`: the retry budget of each call step that has one.
     budgets: Vec<Vec<Vec<Option<Budget>>>>,
     stats: UserStats,
+    /// Which task each request runs, when the load has several.
+    task_rng: RngStream,
+    /// Per task, when the load has several (Locust's per-name rows).
+    task_stats: Option<Vec<users::TaskStats>>,
     /// Every completed user request, failures included (as Locust counts them).
     latency: LatencyHistogram,
     timeline: TimelineRecorder,
@@ -420,6 +454,16 @@ impl<'a> Simulation<'a> {
             })
             .collect();
         let breaker_wakes = vec![None; breakers.len()];
+        for (index, service) in scenario.services.iter().enumerate() {
+            if let Some(outlier) = service.outlier {
+                queue.schedule(
+                    SimTime::ZERO + outlier.interval,
+                    Event::OutlierSweep {
+                        service: ServiceId(index as u32),
+                    },
+                );
+            }
+        }
         let timeline = TimelineRecorder::new(scenario, &mut queue);
         let probes = scenario
             .hypothesis
@@ -433,8 +477,15 @@ impl<'a> Simulation<'a> {
             jobs: SlotMap::with_key(),
             users,
             open,
-            services: (0..scenario.services.len())
-                .map(|_| ServiceState::default())
+            services: scenario
+                .services
+                .iter()
+                .map(|service| ServiceState::new(service.replicas))
+                .collect(),
+            routers: scenario
+                .services
+                .iter()
+                .map(|service| replicas::Router::new(seed, &service.name))
                 .collect(),
             breakers,
             bulkheads: scenario
@@ -449,6 +500,15 @@ impl<'a> Simulation<'a> {
             retry_rngs,
             budgets,
             stats: UserStats::default(),
+            task_rng: RngStream::new(seed, "load/tasks"),
+            task_stats: (scenario.load.tasks.len() > 1).then(|| {
+                scenario
+                    .load
+                    .tasks
+                    .iter()
+                    .map(|_| users::TaskStats::default())
+                    .collect()
+            }),
             latency: LatencyHistogram::new(),
             timeline,
             probes,
@@ -526,6 +586,7 @@ impl<'a> Simulation<'a> {
                 connecting,
             } => self.call_timed_out(job, epoch, connecting),
             Event::WindowEnd => self.close_window(),
+            Event::OutlierSweep { service } => self.outlier_sweep(service),
             Event::BreakerWake { breaker } => self.breaker_woke(breaker),
             Event::ProbePhase { after } => self.start_probe_phase(after),
             Event::ProbeTimeout { seq } => self.probe_timed_out(seq),
@@ -550,6 +611,7 @@ impl<'a> Simulation<'a> {
                 at: self.now(),
                 endpoint: job.endpoint,
                 depth: job.depth,
+                replica: job.replica,
                 kind,
             };
             self.observer.hop(&hop);
@@ -564,15 +626,30 @@ impl<'a> Simulation<'a> {
         }
     }
 
+    /// Sends a request from outside the services (a user, a probe) to `target`,
+    /// through its balancer. Returns why it could not connect, if it could not.
+    fn send_request(&mut self, target: EndpointRef, parent: Parent) -> Option<Unreachable> {
+        let replica = self.route(target.service);
+        if let Some(unreachable) = self.connection_fault(target.service, replica) {
+            self.unroute(target.service, replica);
+            return Some(unreachable);
+        }
+        let request = self.request_of(parent);
+        let job = Job::new(target, replica, parent, self.now()).serving(request, 0);
+        let job = self.jobs.insert(job);
+        self.arrive(job);
+        None
+    }
+
     /// Sends the answer of a finished (or rejected) job to whoever waits for it.
-    fn deliver(&mut self, parent: Parent, answer: Answer, from: ServiceId) {
+    fn deliver(&mut self, parent: Parent, answer: Answer, from: Option<ServiceId>) {
         let heard = match parent {
             Parent::User { user, seq } => self.client_answered(Client::User { user, seq }, answer),
             Parent::Open { key } => self.client_answered(Client::Open(key), answer),
             Parent::Call { job, epoch } => self.call_answered(job, epoch, answer),
             Parent::Probe { seq } => self.probe_answered(seq, answer),
         };
-        if !heard {
+        if let (false, Some(from)) = (heard, from) {
             self.services[from.0 as usize].abandoned += 1;
         }
     }

@@ -1,21 +1,24 @@
 //! Services: worker pools with a FIFO queue, endpoints as steps, and the faults that
 //! act on a service.
 
-use std::collections::VecDeque;
-
 use sim_core::{SimDuration, SimTime};
 
+use super::replicas::ReplicaState;
 use super::{Answer, Event, HopKind, Immediate, JobKey, Parent, Simulation};
 use crate::spec::{EndpointRef, FaultKind, ServiceId, Step};
 
 #[derive(Default)]
 pub(super) struct ServiceState {
+    /// Busy workers and queued jobs over all replicas.
     pub(super) busy: u64,
-    pub(super) queue: VecDeque<JobKey>,
+    pub(super) queued: u64,
+    pub(super) replicas: Vec<ReplicaState>,
     pub(super) arrivals: u64,
     pub(super) rejected: u64,
     pub(super) completed: u64,
     pub(super) abandoned: u64,
+    /// Jobs dropped because their caller's propagated deadline had passed.
+    pub(super) dropped: u64,
     /// Retries made by this service's calls (attempts after the first).
     pub(super) retries: u64,
     /// Retries a budget refused.
@@ -47,12 +50,19 @@ pub(super) struct Measured {
 }
 
 impl ServiceState {
+    pub(super) fn new(replicas: u32) -> Self {
+        ServiceState {
+            replicas: (0..replicas).map(|_| ReplicaState::default()).collect(),
+            ..ServiceState::default()
+        }
+    }
+
     /// Brings the time integrals up to `now`; call before every change of `busy` or
     /// of the queue's length.
     pub(super) fn account_until(&mut self, now: SimTime) {
         let elapsed = u128::from(now.since(self.last_change).as_nanos());
         self.busy_area_ns += u128::from(self.busy) * elapsed;
-        self.queue_area_ns += self.queue.len() as u128 * elapsed;
+        self.queue_area_ns += u128::from(self.queued) * elapsed;
         self.last_change = now;
     }
 }
@@ -65,20 +75,35 @@ pub(super) enum Unreachable {
 }
 
 impl Simulation<'_> {
-    /// The fault, if any, that stops connections to `service` now.
-    pub(super) fn connection_fault(&self, service: ServiceId) -> Option<Unreachable> {
+    /// The fault, if any, that stops connections to this replica of `service` now.
+    pub(super) fn connection_fault(&self, service: ServiceId, replica: u32) -> Option<Unreachable> {
         let now = self.now();
         self.faults_by_service[service.0 as usize]
             .iter()
             .map(|&index| &self.scenario.faults[index])
-            .filter(|fault| fault.active_at(now))
-            .find_map(|fault| match fault.kind {
-                FaultKind::Kill => Some(Unreachable::Refused),
-                FaultKind::Blackhole => Some(Unreachable::Blackholed),
-                FaultKind::Hang { .. } | FaultKind::Error { .. } | FaultKind::Latency { .. } => {
-                    None
+            .filter(|fault| fault.hits(replica))
+            .find_map(|fault| {
+                let into = fault.into_episode(now)?;
+                match fault.kind {
+                    FaultKind::Kill => Some(Unreachable::Refused),
+                    FaultKind::Restart { down_for, .. } if into < down_for => {
+                        Some(Unreachable::Refused)
+                    }
+                    FaultKind::Blackhole => Some(Unreachable::Blackholed),
+                    _ => None,
                 }
             })
+    }
+
+    /// How many times slower work runs on this replica now (CPU slowdown, cold start).
+    fn work_factor(&self, service: ServiceId, replica: u32) -> f64 {
+        let now = self.now();
+        self.faults_by_service[service.0 as usize]
+            .iter()
+            .map(|&index| &self.scenario.faults[index])
+            .filter(|fault| fault.hits(replica))
+            .filter_map(|fault| Some(fault.kind.work_factor(fault.into_episode(now)?)))
+            .product()
     }
 
     /// Whether a job that arrived at `arrived` counts in steady-state statistics.
@@ -99,20 +124,27 @@ impl Simulation<'_> {
     pub(super) fn arrive(&mut self, key: JobKey) {
         let now = self.now();
         let service_id = self.jobs[key].endpoint.service;
+        let replica_index = self.jobs[key].replica as usize;
         let measured = self.measured(self.jobs[key].arrived);
         let spec = self.scenario.service(service_id);
         let state = &mut self.services[service_id.0 as usize];
         state.arrivals += 1;
         state.measured.arrivals += u64::from(measured);
-        if spec.workers.admits(state.busy) {
+        let replica = &mut state.replicas[replica_index];
+        replica.arrivals += 1;
+        if spec.workers.admits(replica.busy) {
             self.start(key);
-        } else if spec.queue.admits(state.queue.len() as u64) {
-            let ahead = state.queue.len() as u64;
+        } else if spec.queue.admits(replica.queue.len() as u64) {
+            let ahead = replica.queue.len() as u64;
+            replica.queue.push_back(key);
+            replica.queue_max = replica.queue_max.max(replica.queue.len() as u64);
             state.account_until(now);
-            state.queue.push_back(key);
-            state.queue_max = state.queue_max.max(state.queue.len() as u64);
+            state.queued += 1;
+            state.queue_max = state.queue_max.max(state.queued);
             self.hop(key, HopKind::Queued { ahead });
         } else {
+            replica.rejected += 1;
+            replica.outstanding -= 1;
             state.rejected += 1;
             state.measured.rejected += u64::from(measured);
             self.hop(key, HopKind::QueueFull);
@@ -120,7 +152,7 @@ impl Simulation<'_> {
             self.agenda.push_back(Immediate::Deliver {
                 parent: job.parent,
                 answer: Answer::rejected(),
-                from: service_id,
+                from: Some(service_id),
             });
         }
     }
@@ -131,6 +163,7 @@ impl Simulation<'_> {
         let arrived = self.jobs[key].arrived;
         let measured = self.measured(arrived);
         let service_id = self.jobs[key].endpoint.service;
+        let replica_index = self.jobs[key].replica as usize;
         let state = &mut self.services[service_id.0 as usize];
         if measured {
             let wait = now.since(arrived);
@@ -141,6 +174,9 @@ impl Simulation<'_> {
         state.account_until(now);
         state.busy += 1;
         state.busy_max = state.busy_max.max(state.busy);
+        let replica = &mut state.replicas[replica_index];
+        replica.busy += 1;
+        replica.busy_max = replica.busy_max.max(replica.busy);
         self.hop(key, HopKind::Started);
         self.agenda.push_back(Immediate::Begin(key));
     }
@@ -150,30 +186,46 @@ impl Simulation<'_> {
     /// error-rate fault may fail it at once; latency faults delay its first step.
     pub(super) fn begin(&mut self, key: JobKey) {
         let now = self.now();
+        if self.past_deadline(key) {
+            return;
+        }
         let service_id = self.jobs[key].endpoint.service;
+        let replica = self.jobs[key].replica;
         let scenario = self.scenario;
         let faults = &self.faults_by_service[service_id.0 as usize];
         if faults.is_empty() {
             self.advance(key);
             return;
         }
-        let active = |index: usize| scenario.faults[index].active_at(now);
+        let active = |index: usize| {
+            let fault = &scenario.faults[index];
+            fault.hits(replica) && fault.active_at(now)
+        };
         let kind = |index: usize| scenario.faults[index].kind;
-        if let Some((hold, status)) =
-            faults
-                .iter()
-                .copied()
-                .filter(|&i| active(i))
-                .find_map(|i| match kind(i) {
-                    FaultKind::Hang { hold, status } => Some((hold, status)),
-                    _ => None,
-                })
-        {
-            let until = now + hold;
-            self.hop(key, HopKind::Hung { until, status });
-            self.queue
-                .schedule(until, Event::HangDone { job: key, status });
-            return;
+        let hang = faults
+            .iter()
+            .copied()
+            .filter(|&i| active(i))
+            .find_map(|i| match kind(i) {
+                FaultKind::Hang { hold, status } => Some(Some((hold, status))),
+                FaultKind::HangForever => Some(None),
+                _ => None,
+            });
+        match hang {
+            Some(Some((hold, status))) => {
+                let until = now + hold;
+                self.hop(key, HopKind::Hung { until, status });
+                self.queue
+                    .schedule(until, Event::HangDone { job: key, status });
+                return;
+            }
+            // The worker stays taken and nothing is scheduled: only the caller's
+            // timeout ends the wait.
+            Some(None) => {
+                self.hop(key, HopKind::HungForever);
+                return;
+            }
+            None => {}
         }
         let count = faults.len();
         let mut delay = SimDuration::ZERO;
@@ -202,7 +254,12 @@ impl Simulation<'_> {
                     };
                     delay = delay + SimDuration(low.as_nanos() + extra);
                 }
-                FaultKind::Hang { .. } | FaultKind::Kill | FaultKind::Blackhole => {}
+                FaultKind::Hang { .. }
+                | FaultKind::HangForever
+                | FaultKind::Kill
+                | FaultKind::Blackhole
+                | FaultKind::Restart { .. }
+                | FaultKind::Slowdown { .. } => {}
             }
         }
         if delay > SimDuration::ZERO {
@@ -213,9 +270,37 @@ impl Simulation<'_> {
         }
     }
 
+    /// A job whose caller has stopped waiting is dropped before its next step, and
+    /// its worker goes to the next in line. Returns whether it was.
+    fn past_deadline(&mut self, key: JobKey) -> bool {
+        let now = self.now();
+        if self.jobs[key]
+            .deadline
+            .is_none_or(|deadline| now < deadline)
+        {
+            return false;
+        }
+        let service = self.jobs[key].endpoint.service;
+        self.services[service.0 as usize].dropped += 1;
+        self.hop(key, HopKind::DeadlineDropped);
+        let parent = self.jobs[key].parent;
+        self.release_worker(key);
+        // As gRPC answers DEADLINE_EXCEEDED: a caller that still waits (one that set
+        // no timeout of its own) is not left hanging.
+        self.agenda.push_back(Immediate::Deliver {
+            parent,
+            answer: Answer::error(super::STATUS_GATEWAY_TIMEOUT),
+            from: None,
+        });
+        true
+    }
+
     /// Runs the job's current step, or answers if there is none left.
     pub(super) fn advance(&mut self, key: JobKey) {
         let now = self.now();
+        if self.past_deadline(key) {
+            return;
+        }
         let scenario = self.scenario;
         let job = &self.jobs[key];
         let endpoint = scenario.endpoint(job.endpoint);
@@ -226,11 +311,23 @@ impl Simulation<'_> {
             }
             Some(Step::Work(distribution)) => {
                 let EndpointRef { service, endpoint } = job.endpoint;
+                let replica = job.replica;
                 let rng =
                     &mut self.work_rngs[service.0 as usize][endpoint as usize][job.step as usize];
-                let until = now + distribution.sample(rng);
-                self.hop(key, HopKind::Work { until });
-                self.queue.schedule(until, Event::WorkDone(key));
+                let mut duration = distribution.sample(rng);
+                if !self.faults_by_service[service.0 as usize].is_empty() {
+                    let factor = self.work_factor(service, replica);
+                    if factor != 1.0 {
+                        duration = SimDuration::from_secs_f64(duration.as_secs_f64() * factor);
+                    }
+                }
+                self.hop(
+                    key,
+                    HopKind::Work {
+                        until: now + duration,
+                    },
+                );
+                self.queue.schedule(now + duration, Event::WorkDone(key));
             }
             Some(Step::Call(call)) => self.start_call(key, call),
         }
@@ -238,7 +335,6 @@ impl Simulation<'_> {
 
     /// The handler is done: free the worker for the next in line, send the answer.
     pub(super) fn finish(&mut self, key: JobKey, answer: Answer) {
-        let now = self.now();
         if self.traced(key) {
             let heard = self.still_waited_for(self.jobs[key].parent);
             let kind = HopKind::Answered {
@@ -248,6 +344,18 @@ impl Simulation<'_> {
             };
             self.hop(key, kind);
         }
+        let parent = self.jobs[key].parent;
+        let service_id = self.release_worker(key);
+        self.agenda.push_back(Immediate::Deliver {
+            parent,
+            answer,
+            from: Some(service_id),
+        });
+    }
+
+    /// Ends the job on its service: counts it, frees its worker for the next in line.
+    fn release_worker(&mut self, key: JobKey) -> ServiceId {
+        let now = self.now();
         let job = self.jobs.remove(key).expect("finishing job exists");
         debug_assert!(job.call.is_none(), "a job finished with a call in flight");
         let service_id = job.endpoint.service;
@@ -260,14 +368,15 @@ impl Simulation<'_> {
         }
         state.account_until(now);
         state.busy -= 1;
-        if let Some(next) = state.queue.pop_front() {
+        let replica = &mut state.replicas[job.replica as usize];
+        replica.busy -= 1;
+        replica.completed += 1;
+        replica.outstanding -= 1;
+        if let Some(next) = replica.queue.pop_front() {
+            state.queued -= 1;
             self.start(next);
         }
-        self.agenda.push_back(Immediate::Deliver {
-            parent: job.parent,
-            answer,
-            from: service_id,
-        });
+        service_id
     }
 }
 
