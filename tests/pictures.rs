@@ -675,3 +675,35 @@ fn every_scenario_draws_well_formed_charts() {
         }
     }
 }
+
+#[test]
+fn the_hypothesis_checks_are_marked_on_the_time_axis() {
+    let dir = scratch("checks");
+    let svg = dir.join("svg");
+    let (code, _, stderr) = cascade(&[
+        "run",
+        "scenarios/provider-down-before.toml",
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 3, "the experiment deviates: {stderr}");
+    let files = read_svgs(&svg);
+    let throughput = &files
+        .iter()
+        .find(|(name, _)| name.ends_with("throughput.svg"))
+        .unwrap()
+        .1;
+    for label in ["hypothesis check", "before-check", "after-check"] {
+        assert!(throughput.contains(&format!(">{label}</text>")), "{label}");
+    }
+    // The file's before_at is 5 s, on a 60 s axis: the mark sits at 1/12 of it.
+    let document = roxmltree::Document::parse(throughput).unwrap();
+    let before = document
+        .descendants()
+        .find(|n| n.text() == Some("before-check"))
+        .unwrap();
+    let x: f64 = before.attribute("x").unwrap().parse().unwrap();
+    let (left, right) = (84.0, 960.0 - 24.0);
+    let expected = left + (right - left) * 5.0 / 60.0 + 3.0;
+    assert!((x - expected).abs() < 0.2, "{x} vs {expected}");
+}

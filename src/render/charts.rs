@@ -36,6 +36,8 @@ pub struct RunContext {
     pub faults: Vec<FaultSpan>,
     /// (service name, workers over all its replicas) for bounded pools.
     pub workers: Vec<(String, u32)>,
+    /// When the steady-state hypothesis is checked, in seconds, and which check.
+    pub checks: Vec<(f64, &'static str)>,
 }
 
 impl RunContext {
@@ -69,10 +71,17 @@ impl RunContext {
                 Capacity::Unbounded => None,
             })
             .collect();
+        let checks = scenario.hypothesis.as_ref().map_or(Vec::new(), |h| {
+            vec![
+                (seconds(h.before_at), "before-check"),
+                (seconds(h.after_at), "after-check"),
+            ]
+        });
         RunContext {
             duration_s,
             faults,
             workers,
+            checks,
         }
     }
 }
@@ -147,6 +156,11 @@ const LIMIT: Stroke = Stroke {
     width: 1.2,
     dash: Some("2 3"),
 };
+const CHECK: Stroke = Stroke {
+    colour: "#000000",
+    width: 1.2,
+    dash: Some("4 2 1 2"),
+};
 const TRANSITION: Stroke = Stroke {
     colour: "#000000",
     width: 1.2,
@@ -206,12 +220,38 @@ fn time_axis(context: &RunContext) -> Axis {
 }
 
 /// Legend entry for the shaded fault windows, when there are any.
-fn fault_legend(context: &RunContext) -> Option<LegendItem> {
-    (!context.faults.is_empty()).then(|| LegendItem::new("fault window", Swatch::Fill(SHADE)))
+fn timeline_legend(context: &RunContext) -> Vec<LegendItem> {
+    let mut legend = Vec::new();
+    if !context.faults.is_empty() {
+        legend.push(LegendItem::new("fault window", Swatch::Fill(SHADE)));
+    }
+    if !context.checks.is_empty() {
+        legend.push(LegendItem::new("hypothesis check", Swatch::Mark(CHECK)));
+    }
+    legend
 }
 
-/// Shades every fault window; `labelled` names each at its start (charts whose
-/// plot area has room at the top).
+/// Marks the hypothesis checks over the data, then finishes a time chart;
+/// `labelled` names them at the bottom of the plot.
+fn finish_time_chart(mut chart: Chart, context: &RunContext, labelled: bool) -> String {
+    for &(at_s, name) in &context.checks {
+        let x = chart.x.pixel(at_s);
+        chart.svg.line((x, chart.top), (x, chart.bottom), CHECK);
+        if labelled {
+            chart.svg.text(
+                (x + 3.0, chart.bottom - 4.0),
+                crate::chart::svg::Anchor::Start,
+                10.0,
+                name,
+                r##"stroke="#ffffff" stroke-width="3" paint-order="stroke""##,
+            );
+        }
+    }
+    chart.finish()
+}
+
+/// Shades every fault window under the data; `labelled` names each at its start
+/// (charts whose plot area has room at the top).
 fn shade_faults(chart: &mut Chart, context: &RunContext, labelled: bool) {
     // Every band first, so that no later band covers an earlier one's label.
     for fault in &context.faults {
@@ -276,7 +316,7 @@ fn throughput(run: &RunReport, context: &RunContext, number: &mut usize) -> Name
         .zip(fills)
         .map(|(name, fill)| LegendItem::new(name, Swatch::Fill(fill)))
         .collect();
-    legend.extend(fault_legend(context));
+    legend.extend(timeline_legend(context));
     let mut chart = Chart::new(
         &chart_id(*number, &run.name, "throughput"),
         &title,
@@ -311,7 +351,7 @@ fn throughput(run: &RunReport, context: &RunContext, number: &mut usize) -> Name
         }
     }
     chart.svg.end_group();
-    let svg = chart.finish();
+    let svg = finish_time_chart(chart, context, true);
     named(number, &run.name, "throughput", title, svg)
 }
 
@@ -371,7 +411,7 @@ fn latency(run: &RunReport, context: &RunContext, number: &mut usize) -> NamedCh
         .iter()
         .map(|(name, stroke, _)| LegendItem::new(name, Swatch::Line(*stroke)))
         .collect();
-    legend.extend(fault_legend(context));
+    legend.extend(timeline_legend(context));
     let mut chart = Chart::new(
         &chart_id(*number, &run.name, "latency"),
         &title,
@@ -410,7 +450,7 @@ fn latency(run: &RunReport, context: &RunContext, number: &mut usize) -> NamedCh
         draw_series(&mut chart, &points, stroke);
         chart.svg.end_group();
     }
-    let svg = chart.finish();
+    let svg = finish_time_chart(chart, context, true);
     named(number, &run.name, "latency", title, svg)
 }
 
@@ -453,7 +493,7 @@ fn breakers(run: &RunReport, context: &RunContext, number: &mut usize) -> NamedC
         LegendItem::new("half-open", Swatch::Fill(HALF_OPEN)),
         LegendItem::new("transition", Swatch::Mark(TRANSITION)),
     ];
-    legend.extend(fault_legend(context));
+    legend.extend(timeline_legend(context));
     let mut chart = Chart::new(
         &chart_id(*number, &run.name, "breakers"),
         &title,
@@ -499,7 +539,7 @@ fn breakers(run: &RunReport, context: &RunContext, number: &mut usize) -> NamedC
         }
         chart.svg.end_group();
     }
-    let svg = chart.finish();
+    let svg = finish_time_chart(chart, context, false);
     named(number, &run.name, "breakers", title, svg)
 }
 
@@ -531,7 +571,7 @@ fn pool(run: &RunReport, index: usize, context: &RunContext, number: &mut usize)
             Swatch::Line(LIMIT),
         ));
     }
-    legend.extend(fault_legend(context));
+    legend.extend(timeline_legend(context));
     let what = format!("pool-{}", slug(&service.name));
     let mut chart = Chart::new(
         &chart_id(*number, &run.name, &what),
@@ -561,7 +601,7 @@ fn pool(run: &RunReport, index: usize, context: &RunContext, number: &mut usize)
         chart.svg.polyline(&points, stroke);
         chart.svg.end_group();
     }
-    let svg = chart.finish();
+    let svg = finish_time_chart(chart, context, true);
     named(number, &run.name, &what, title, svg)
 }
 
@@ -600,6 +640,9 @@ pub fn comparison_charts(
     let mut context = contexts[0].clone();
     if contexts.iter().any(|c| c.faults != context.faults) {
         context.faults.clear();
+    }
+    if contexts.iter().any(|c| c.checks != context.checks) {
+        context.checks.clear();
     }
     context.duration_s = contexts.iter().map(|c| c.duration_s).fold(0.0, f64::max);
     let p99 = compare(
@@ -681,7 +724,7 @@ fn compare(
             LegendItem::new(&run.name, Swatch::Line(stroke))
         })
         .collect();
-    legend.extend(fault_legend(context));
+    legend.extend(timeline_legend(context));
     let mut chart = Chart::new(
         &chart_id(*number, "all", metric.what),
         metric.title,
@@ -700,6 +743,6 @@ fn compare(
         draw_series(&mut chart, points, stroke);
         chart.svg.end_group();
     }
-    let svg = chart.finish();
+    let svg = finish_time_chart(chart, context, true);
     named(number, "all", metric.what, metric.title.to_string(), svg)
 }
