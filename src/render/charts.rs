@@ -205,6 +205,7 @@ fn named(number: &mut usize, variant: &str, what: &str, title: String, svg: Stri
     }
 }
 
+/// The element id of the chart that `named` is about to number `number + 1`.
 fn chart_id(number: usize, variant: &str, what: &str) -> String {
     format!("c{}-{}-{what}", number + 1, slug(variant))
 }
@@ -219,7 +220,8 @@ fn time_axis(context: &RunContext) -> Axis {
     }
 }
 
-/// Legend entry for the shaded fault windows, when there are any.
+/// Legend entries for what every time axis carries: fault windows and hypothesis
+/// checks, when there are any.
 fn timeline_legend(context: &RunContext) -> Vec<LegendItem> {
     let mut legend = Vec::new();
     if !context.faults.is_empty() {
