@@ -431,6 +431,26 @@ fn a_two_parameter_sweep_draws_a_heatmap_with_every_value() {
     }
     assert_eq!(cells, 3 * 2);
     assert!(page.contains(text.trim()), "the page shows the same chart");
+    // Another thread count, the same page.
+    let again = dir.join("again.html");
+    let (code, _, stderr) = cascade(&[
+        "sweep",
+        BREAKER,
+        "--set",
+        FAILURES,
+        "--set",
+        TIMEOUT,
+        "--objective",
+        "mean",
+        "--jobs",
+        "1",
+        "--html",
+        again.to_str().unwrap(),
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(std::fs::read_to_string(&again).unwrap() == page);
 }
 
 #[test]

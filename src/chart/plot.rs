@@ -138,8 +138,8 @@ impl Chart {
         chart
     }
 
-    /// Shades the x span `from..to` (clamped to the axis) with a label at its top.
-    pub fn shade(&mut self, from: f64, to: f64, label: &str) {
+    /// Shades the x span `from..to` (clamped to the axis), under what is drawn next.
+    pub fn shade(&mut self, from: f64, to: f64) {
         let (a, b) = (self.x.pixel(from), self.x.pixel(to));
         if b - a <= 0.0 {
             return;
@@ -147,10 +147,6 @@ impl Chart {
         let paint = self.svg.paint(SHADE);
         self.svg
             .rect(a, self.top, b - a, self.bottom - self.top, &paint, "");
-        if !label.is_empty() {
-            self.svg
-                .text((a + 3.0, self.top + 12.0), Anchor::Start, 10.0, label, "");
-        }
     }
 
     /// The width of one band of a `Bands` x axis, in pixels.

@@ -233,9 +233,28 @@ fn timeline_legend(context: &RunContext) -> Vec<LegendItem> {
     legend
 }
 
-/// Marks the hypothesis checks over the data, then finishes a time chart;
-/// `labelled` names them at the bottom of the plot.
+/// Outlined in white, so that a label stays readable over bars and lines.
+const HALO: &str = r##"stroke="#ffffff" stroke-width="3" paint-order="stroke""##;
+
+/// Marks the hypothesis checks and names the fault windows over the data, then
+/// finishes a time chart; `labelled` is false where the plot has no room for names
+/// (the breaker bands carry their own).
 fn finish_time_chart(mut chart: Chart, context: &RunContext, labelled: bool) -> String {
+    if labelled {
+        let named = context.faults.iter().filter(|f| !f.label.is_empty());
+        for (index, fault) in named.enumerate() {
+            let x = chart.x.pixel(fault.from_s) + 3.0;
+            let y = chart.top + 12.0 + 11.0 * index as f64;
+            let at = (x, y);
+            chart.svg.text(
+                at,
+                crate::chart::svg::Anchor::Start,
+                10.0,
+                &fault.label,
+                HALO,
+            );
+        }
+    }
     for &(at_s, name) in &context.checks {
         let x = chart.x.pixel(at_s);
         chart.svg.line((x, chart.top), (x, chart.bottom), CHECK);
@@ -245,36 +264,17 @@ fn finish_time_chart(mut chart: Chart, context: &RunContext, labelled: bool) -> 
                 crate::chart::svg::Anchor::Start,
                 10.0,
                 name,
-                r##"stroke="#ffffff" stroke-width="3" paint-order="stroke""##,
+                HALO,
             );
         }
     }
     chart.finish()
 }
 
-/// Shades every fault window under the data; `labelled` names each at its start
-/// (charts whose plot area has room at the top).
-fn shade_faults(chart: &mut Chart, context: &RunContext, labelled: bool) {
-    // Every band first, so that no later band covers an earlier one's label.
+/// Shades every fault window, under the data (`finish_time_chart` names them).
+fn shade_faults(chart: &mut Chart, context: &RunContext) {
     for fault in &context.faults {
-        chart.shade(fault.from_s, fault.until_s, "");
-    }
-    let mut named = 0;
-    for fault in &context.faults {
-        if !labelled || fault.label.is_empty() {
-            continue;
-        }
-        let index = named;
-        named += 1;
-        let x = chart.x.pixel(fault.from_s) + 3.0;
-        let y = chart.top + 12.0 + 11.0 * index as f64;
-        chart.svg.text(
-            (x, y),
-            crate::chart::svg::Anchor::Start,
-            10.0,
-            &fault.label,
-            "",
-        );
+        chart.shade(fault.from_s, fault.until_s);
     }
 }
 
@@ -330,7 +330,7 @@ fn throughput(run: &RunReport, context: &RunContext, number: &mut usize) -> Name
         },
         &legend,
     );
-    shade_faults(&mut chart, context, true);
+    shade_faults(&mut chart, context);
     let paints: Vec<String> = fills.iter().map(|&fill| chart.svg.paint(fill)).collect();
     chart.svg.group("throughput bars");
     for (layer, &(start, end)) in layers.iter().zip(&spans) {
@@ -425,7 +425,7 @@ fn latency(run: &RunReport, context: &RunContext, number: &mut usize) -> NamedCh
         },
         &legend,
     );
-    shade_faults(&mut chart, context, true);
+    shade_faults(&mut chart, context);
     if served.is_empty() {
         let centre = (
             (chart.left + chart.right) / 2.0,
@@ -507,7 +507,7 @@ fn breakers(run: &RunReport, context: &RunContext, number: &mut usize) -> NamedC
         },
         &legend,
     );
-    shade_faults(&mut chart, context, false);
+    shade_faults(&mut chart, context);
     let band = chart.y_band();
     for (index, breaker) in run.breakers.iter().enumerate() {
         chart.svg.group(&format!("breaker {}", breaker.name));
@@ -586,7 +586,7 @@ fn pool(run: &RunReport, index: usize, context: &RunContext, number: &mut usize)
         },
         &legend,
     );
-    shade_faults(&mut chart, context, true);
+    shade_faults(&mut chart, context);
     if let Some(limit) = limit {
         let y = chart.y.pixel(limit);
         chart.svg.line((chart.left, y), (chart.right, y), LIMIT);
@@ -738,7 +738,7 @@ fn compare(
         },
         &legend,
     );
-    shade_faults(&mut chart, context, true);
+    shade_faults(&mut chart, context);
     for (i, (run, points)) in runs.iter().zip(&series).enumerate() {
         let stroke = VARIANT_STROKES[i % VARIANT_STROKES.len()];
         chart.svg.group(&run.name);
