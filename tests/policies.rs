@@ -131,8 +131,7 @@ fn a_propagated_deadline_keeps_an_overloaded_service_doing_useful_work() {
 fn a_dropped_job_answers_a_caller_that_set_no_timeout() {
     // A -> B with a deadline from the gateway's 100 ms timeout; A itself waits on B
     // with no timeout. B drops expired work and A hears 504 instead of hanging.
-    let report = run(
-        r#"
+    let report = run(r#"
 [scenario]
 name = "chain"
 seed = 3
@@ -154,12 +153,16 @@ endpoints.get.steps = [{ call = "b/get", fallback = "propagate", propagate_deadl
 [services.b]
 workers = 1
 endpoints.get.steps = [{ work = { constant = "50ms" } }]
-"#,
-    );
+"#);
     let a = service(&report, "a");
     // A's jobs end when B drops their calls: none waits forever on a dropped child,
     // so A never holds more than the few calls of the last 100 ms or so.
     assert!(service(&report, "b").dropped > 100);
     assert!(a.busy_max < 30, "{}", a.busy_max);
-    assert!(a.arrivals - a.completed < 30, "{} of {}", a.completed, a.arrivals);
+    assert!(
+        a.arrivals - a.completed < 30,
+        "{} of {}",
+        a.completed,
+        a.arrivals
+    );
 }

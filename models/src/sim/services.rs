@@ -263,7 +263,10 @@ impl Simulation<'_> {
     /// its worker goes to the next in line. Returns whether it was.
     fn past_deadline(&mut self, key: JobKey) -> bool {
         let now = self.now();
-        if self.jobs[key].deadline.is_none_or(|deadline| now < deadline) {
+        if self.jobs[key]
+            .deadline
+            .is_none_or(|deadline| now < deadline)
+        {
             return false;
         }
         let service = self.jobs[key].endpoint.service;
