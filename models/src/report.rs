@@ -85,11 +85,14 @@ pub struct BreakerReport {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BulkheadReport {
     pub name: String,
-    /// Calls turned away: the bulkhead was full and stayed full for `max_wait`.
+    /// Calls turned away: every permit was taken and stayed taken for `max_wait`
+    /// (semaphore), or the queue was full (thread pool).
     pub rejected: u64,
     /// Calls that had to wait for a permit.
     pub waited: u64,
     pub in_use_max: u64,
+    /// The most calls waiting for a permit at once.
+    pub queue_max: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

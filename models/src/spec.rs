@@ -18,14 +18,24 @@ pub struct BreakerId(pub u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BulkheadId(pub u32);
 
-/// A semaphore bulkhead (resilience4j's `Bulkhead`): at most `max_concurrent` calls
-/// through it at once; a call that finds it full waits up to `max_wait` for a
-/// permit, then is rejected.
+/// A bulkhead: at most `max_concurrent` calls through it at once (per attempt).
 #[derive(Clone, Debug, PartialEq)]
 pub struct BulkheadSpec {
     pub name: String,
     pub max_concurrent: u32,
-    pub max_wait: SimDuration,
+    pub kind: BulkheadKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BulkheadKind {
+    /// resilience4j's `Bulkhead`: a call that finds every permit taken waits up to
+    /// `max_wait` for one, then is rejected.
+    Semaphore { max_wait: SimDuration },
+    /// resilience4j's `ThreadPoolBulkhead` (and Hystrix's thread pools): a dedicated
+    /// pool of `max_concurrent` threads for the dependency, with a queue of
+    /// `queue_capacity` calls; a call that finds the queue full is rejected at once,
+    /// and a queued call waits as long as it takes.
+    ThreadPool { queue_capacity: u32 },
 }
 
 /// One endpoint of one service.

@@ -4,8 +4,8 @@
 use models::breaker::{BreakerState, WindowKind, WindowSettings};
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
-    Balancer, BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadSpec, Call, Capacity,
-    Endpoint, EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel,
+    Balancer, BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadKind, BulkheadSpec, Call,
+    Capacity, Endpoint, EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel,
     OutlierDetection, PolicyOrder, Probe, ProbeKind, RateChange, Repeat, Scenario, Service,
     ServiceId, Step, Task, Think,
 };
@@ -235,7 +235,14 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 (1u32..4, 0u64..100).prop_map(move |(max_concurrent, wait)| BulkheadSpec {
                     name: format!("k{index}"),
                     max_concurrent,
-                    max_wait: ms(wait),
+                    // Odd waits make thread pools, queueing up to `wait % 4` calls.
+                    kind: if wait % 2 == 1 {
+                        BulkheadKind::ThreadPool {
+                            queue_capacity: (wait % 4) as u32,
+                        }
+                    } else {
+                        BulkheadKind::Semaphore { max_wait: ms(wait) }
+                    },
                 })
             })
             .collect();

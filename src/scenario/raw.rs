@@ -188,8 +188,12 @@ pub struct RawBulkhead {
     pub kind: Spanned<String>,
     #[serde(default)]
     pub max_concurrent: Option<Spanned<i64>>,
+    /// `semaphore` only.
     #[serde(default)]
     pub max_wait: Option<Spanned<RawDuration>>,
+    /// `thread_pool` only.
+    #[serde(default)]
+    pub queue_capacity: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

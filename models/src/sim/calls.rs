@@ -10,7 +10,7 @@ use crate::breaker::{CallResult, Ticket};
 use crate::retry::{AttemptFailure, Budget};
 use crate::spec::BreakerId;
 use crate::spec::EndpointRef;
-use crate::spec::{Call, Fallback, PolicyOrder, Step};
+use crate::spec::{BulkheadKind, Call, Fallback, PolicyOrder, Step};
 use sim_core::SimDuration;
 use sim_core::SimTime;
 
@@ -71,8 +71,9 @@ impl<'a> Simulation<'a> {
                 budget.on_request(now);
             }
         }
+        self.jobs[key].attempt_started = now;
         if let Some(bulkhead) = call.bulkhead {
-            match self.acquire_permit(key, bulkhead, ticket) {
+            match self.acquire_permit(key, bulkhead, ticket, call.timeout) {
                 Permit::Granted => {}
                 Permit::Waiting => {
                     self.hop(key, HopKind::BulkheadWait { bulkhead });
@@ -96,6 +97,18 @@ impl<'a> Simulation<'a> {
         }
         self.record_breaker(call, ticket, now, false);
         self.call_failed(key, call, CallFailure::BulkheadRejected);
+    }
+
+    /// A call spent its whole timeout in a thread pool's queue.
+    pub(super) fn queued_call_timed_out(
+        &mut self,
+        key: JobKey,
+        call: &Call,
+        ticket: Option<Ticket>,
+    ) {
+        let started = self.jobs[key].attempt_started;
+        self.record_breaker(call, ticket, started, false);
+        self.call_failed(key, call, CallFailure::TimedOut);
     }
 
     /// Connects to the target (with its permit, if the call has a bulkhead).
@@ -124,9 +137,21 @@ impl<'a> Simulation<'a> {
         job.epoch += 1;
         let epoch = job.epoch;
         let connecting = unreachable == Some(Unreachable::Blackholed);
+        // A thread-pool bulkhead's queue time counts against the timeout (Hystrix
+        // times a command from its submission).
+        let queued = match call
+            .bulkhead
+            .map(|b| self.scenario.bulkheads[b.0 as usize].kind)
+        {
+            Some(BulkheadKind::ThreadPool { .. }) => now.since(job.attempt_started),
+            _ => SimDuration::ZERO,
+        };
+        let timeout = call
+            .timeout
+            .map(|timeout| SimDuration(timeout.as_nanos().saturating_sub(queued.as_nanos())));
         // Against a blackhole the connect timeout (if shorter) decides; otherwise the
         // connection is made at once and only the call timeout runs.
-        let deadline = match (connecting, call.connect_timeout, call.timeout) {
+        let deadline = match (connecting, call.connect_timeout, timeout) {
             (true, Some(connect), Some(total)) => Some((connect.min(total), connect <= total)),
             (true, Some(connect), None) => Some((connect, true)),
             (_, _, Some(total)) => Some((total, false)),

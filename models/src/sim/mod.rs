@@ -164,6 +164,8 @@ struct Job {
     sequence_started: SimTime,
     /// When the caller stops waiting, if it told us (deadline propagation).
     deadline: Option<SimTime>,
+    /// When the current attempt began, before any wait for a bulkhead permit.
+    attempt_started: SimTime,
 }
 
 impl Job {
@@ -186,6 +188,7 @@ impl Job {
             sequence_ticket: None,
             sequence_started: arrived,
             deadline: None,
+            attempt_started: arrived,
         }
     }
 
