@@ -69,7 +69,11 @@ fn a_thread_pool_bulkhead_queues_up_to_its_capacity_then_rejects() {
     // The queue's wait counts against the call's timeout, so no page waits on
     // reviews for longer than one timeout.
     let timeout_ms = 15_000.0;
-    assert!(with.latency_ms.max < timeout_ms + 100.0, "{}", with.latency_ms.max);
+    assert!(
+        with.latency_ms.max < timeout_ms + 100.0,
+        "{}",
+        with.latency_ms.max
+    );
     let without = &runs[1];
     assert!(with.latency_ms.p99 * 100.0 < without.latency_ms.p99);
     assert!(with.throughput_rps > 1.5 * without.throughput_rps);

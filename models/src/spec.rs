@@ -283,6 +283,32 @@ pub enum Step {
     Work(Distribution),
     /// Call another endpoint; the worker is held while waiting (thread per request).
     Call(Call),
+    /// Call several endpoints at once and go on when enough have answered.
+    Parallel(FanOut),
+}
+
+impl Step {
+    /// The calls this step makes: none, one, or a fan-out's.
+    pub fn calls(&self) -> &[Call] {
+        match self {
+            Step::Work(_) => &[],
+            Step::Call(call) => std::slice::from_ref(call),
+            Step::Parallel(group) => &group.calls,
+        }
+    }
+}
+
+/// A fan-out: every call starts at once, each with its own timeout, retries,
+/// breaker and fallback; the handler goes on when `wait_for` of them have succeeded
+/// (a call that fell back to `degraded` counts, and marks the answer degraded). The
+/// calls still running then are left to finish, unheard. When so many have failed
+/// that `wait_for` successes are out of reach, the group's `fallback` decides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FanOut {
+    pub calls: Vec<Call>,
+    /// From 1 to the number of calls.
+    pub wait_for: u32,
+    pub fallback: Fallback,
 }
 
 #[derive(Clone, Debug, PartialEq)]

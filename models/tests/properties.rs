@@ -5,9 +5,9 @@ use models::breaker::{BreakerState, WindowKind, WindowSettings};
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
     Balancer, BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadKind, BulkheadSpec, Call,
-    Capacity, Endpoint, EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel,
-    OutlierDetection, PolicyOrder, Probe, ProbeKind, RateChange, Repeat, Scenario, Service,
-    ServiceId, Step, Task, Think,
+    Capacity, Endpoint, EndpointRef, Fallback, FanOut, Fault, FaultKind, Hypothesis, Load,
+    LoadModel, OutlierDetection, PolicyOrder, Probe, ProbeKind, RateChange, Repeat, Scenario,
+    Service, ServiceId, Step, Task, Think,
 };
 use models::{simulate, RunReport};
 use proptest::prelude::*;
@@ -60,7 +60,7 @@ fn step(index: usize, services: usize, breakers: usize) -> BoxedStrategy<Step> {
     )
         .prop_map(
             |(target, timeout, connect_timeout, breaker, fallback, retry, (outer, propagate))| {
-                Step::Call(Call {
+                Call {
                     target: EndpointRef {
                         service: ServiceId(target as u32),
                         endpoint: 0,
@@ -81,10 +81,24 @@ fn step(index: usize, services: usize, breakers: usize) -> BoxedStrategy<Step> {
                         PolicyOrder::RetryOutsideBreaker
                     },
                     propagate_deadline: propagate,
-                })
+                }
             },
-        );
-    prop_oneof![work, call].boxed()
+        )
+        .boxed();
+    let fan_out = (
+        proptest::collection::vec(call.clone(), 1..4),
+        0u32..3,
+        fallback(),
+    )
+        .prop_map(|(calls, wait, fallback)| {
+            let wait_for = 1 + wait % calls.len() as u32;
+            Step::Parallel(FanOut {
+                calls,
+                wait_for,
+                fallback,
+            })
+        });
+    prop_oneof![3 => work, 3 => call.prop_map(Step::Call), 1 => fan_out].boxed()
 }
 
 fn retry() -> impl Strategy<Value = RetryPolicy> {

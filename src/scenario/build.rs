@@ -11,9 +11,9 @@ use models::limits::{
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
     Balancer, BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadKind, BulkheadSpec, Call,
-    Capacity, Endpoint, EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel,
-    OutlierDetection, PolicyOrder, Probe, ProbeKind, RateChange, Repeat, Scenario, Service,
-    ServiceId, Step, Task, Think,
+    Capacity, Endpoint, EndpointRef, Fallback, FanOut, Fault, FaultKind, Hypothesis, Load,
+    LoadModel, OutlierDetection, PolicyOrder, Probe, ProbeKind, RateChange, Repeat, Scenario,
+    Service, ServiceId, Step, Task, Think,
 };
 use sim_core::{Distribution, SimDuration, SimTime};
 use toml::Spanned;
@@ -21,7 +21,7 @@ use toml::Spanned;
 use super::raw::{
     RawBreaker, RawBudget, RawBulkhead, RawCapacity, RawDistribution, RawDuration, RawFallback,
     RawFault, RawFile, RawHold, RawHypothesis, RawLoad, RawOutlier, RawProbe, RawRateChange,
-    RawRetry, RawService, RawStep, RawVariant, RawWait,
+    RawRetry, RawService, RawStep, RawVariant, RawWait, RawWaitFor,
 };
 use crate::diagnostic::Diagnostic;
 
@@ -538,14 +538,29 @@ impl Checker {
 
     fn step(&mut self, path: &str, raw: &Spanned<RawStep>, names: &Names) -> Option<Step> {
         let step = raw.get_ref();
+        let kinds = [
+            step.work.is_some(),
+            step.call.is_some(),
+            step.parallel.is_some(),
+        ];
+        if kinds.iter().filter(|&&given| given).count() != 1 {
+            self.error(
+                raw.span(),
+                format!("{path}: expected exactly one of `work = {{ ... }}`, `call = \"service/endpoint\"` or `parallel = [ calls ]`"),
+            );
+            return None;
+        }
+        if let Some(parallel) = &step.parallel {
+            return self.fan_out(path, step, parallel, names);
+        }
+        if let Some(wait_for) = &step.wait_for {
+            self.error(
+                wait_for.span(),
+                format!("{path}.wait_for: applies to a `parallel` step"),
+            );
+        }
         match (&step.work, &step.call) {
-            (Some(_), Some(_)) | (None, None) => {
-                self.error(
-                    raw.span(),
-                    format!("{path}: expected exactly one of `work = {{ ... }}` or `call = \"service/endpoint\"`"),
-                );
-                None
-            }
+            (Some(_), Some(_)) | (None, None) => unreachable!("exactly one kind was checked"),
             (Some(work), None) => {
                 for (key, present) in [
                     ("timeout", step.timeout.as_ref().map(Spanned::span)),
@@ -588,23 +603,7 @@ impl Checker {
                 let breaker = step.breaker.as_ref().and_then(|breaker| {
                     self.breaker_ref(breaker, names, &format!("{path}.breaker"))
                 });
-                let fallback = match step.fallback.as_ref().map(Spanned::get_ref) {
-                    None | Some(RawFallback::Error) => Fallback::Fail {
-                        status: STATUS_HANDLER_ERROR,
-                    },
-                    Some(RawFallback::Propagate) => Fallback::Propagate,
-                    Some(RawFallback::Degraded) => Fallback::Degraded,
-                    Some(RawFallback::Status(status)) => {
-                        let span = step
-                            .fallback
-                            .as_ref()
-                            .map(Spanned::span)
-                            .unwrap_or_default();
-                        Fallback::Fail {
-                            status: self.status_at(*status, span, &format!("{path}.fallback")),
-                        }
-                    }
-                };
+                let fallback = self.fallback(path, step);
                 let retry = step
                     .retry
                     .as_ref()
@@ -655,6 +654,106 @@ impl Checker {
 
     /// A bad distribution is reported at its last parameter, the one that usually
     /// has to change.
+    fn fallback(&mut self, path: &str, step: &RawStep) -> Fallback {
+        match step.fallback.as_ref().map(Spanned::get_ref) {
+            None | Some(RawFallback::Error) => Fallback::Fail {
+                status: STATUS_HANDLER_ERROR,
+            },
+            Some(RawFallback::Propagate) => Fallback::Propagate,
+            Some(RawFallback::Degraded) => Fallback::Degraded,
+            Some(RawFallback::Status(status)) => {
+                let span = step
+                    .fallback
+                    .as_ref()
+                    .map(Spanned::span)
+                    .unwrap_or_default();
+                Fallback::Fail {
+                    status: self.status_at(*status, span, &format!("{path}.fallback")),
+                }
+            }
+        }
+    }
+
+    /// A `parallel` step: calls only, each with its own policies; the group has
+    /// `wait_for` and `fallback`.
+    fn fan_out(
+        &mut self,
+        path: &str,
+        step: &RawStep,
+        parallel: &Spanned<Vec<Spanned<RawStep>>>,
+        names: &Names,
+    ) -> Option<Step> {
+        for (key, present) in [
+            ("timeout", step.timeout.as_ref().map(Spanned::span)),
+            (
+                "connect_timeout",
+                step.connect_timeout.as_ref().map(Spanned::span),
+            ),
+            ("breaker", step.breaker.as_ref().map(Spanned::span)),
+            (
+                "retry",
+                step.retry.as_ref().map(|retry| retry.attempts.span()),
+            ),
+            ("bulkhead", step.bulkhead.as_ref().map(Spanned::span)),
+            ("order", step.order.as_ref().map(Spanned::span)),
+            (
+                "propagate_deadline",
+                step.propagate_deadline.as_ref().map(Spanned::span),
+            ),
+        ] {
+            if let Some(span) = present {
+                self.error(
+                    span,
+                    format!("{path}.{key}: goes on each call inside `parallel`, not on the group"),
+                );
+            }
+        }
+        let calls = parallel.get_ref();
+        if calls.is_empty() {
+            self.error(
+                parallel.span(),
+                format!("{path}.parallel: expected at least one call"),
+            );
+            return None;
+        }
+        self.count_items(calls.len(), parallel.span(), "parallel calls");
+        let mut built = Vec::with_capacity(calls.len());
+        for (index, inner) in calls.iter().enumerate() {
+            let inner_path = format!("{path}.parallel[{index}]");
+            if inner.get_ref().call.is_none() {
+                self.error(
+                    inner.span(),
+                    format!("{inner_path}: expected a call (`call = \"service/endpoint\"`); a `parallel` group holds calls only"),
+                );
+                continue;
+            }
+            if let Some(Step::Call(call)) = self.step(&inner_path, inner, names) {
+                built.push(call);
+            }
+        }
+        let count = calls.len() as u32;
+        let wait_for = match step.wait_for.as_ref() {
+            None => count,
+            Some(raw) => match *raw.get_ref() {
+                RawWaitFor::All => count,
+                RawWaitFor::Count(value) if value >= 1 && value <= i64::from(count) => value as u32,
+                RawWaitFor::Count(value) => {
+                    self.error(
+                        raw.span(),
+                        format!("{path}.wait_for: expected from 1 to {count} (the calls in the group), or \"all\"; got {value}"),
+                    );
+                    count
+                }
+            },
+        };
+        let fallback = self.fallback(path, step);
+        (built.len() == calls.len()).then_some(Step::Parallel(FanOut {
+            calls: built,
+            wait_for,
+            fallback,
+        }))
+    }
+
     /// resilience4j's semaphore bulkhead and its defaults (25 calls, no wait).
     fn bulkhead(&mut self, name: &str, raw: &RawBulkhead) -> BulkheadSpec {
         let path = format!("bulkheads.{name}");
@@ -1876,7 +1975,7 @@ fn find_cycle(
     mark.insert(node, 1);
     path.push(node);
     for step in &scenario.endpoint(node).steps {
-        if let Step::Call(call) = step {
+        for call in step.calls() {
             if let Some(cycle) = find_cycle(scenario, call.target, mark, path) {
                 return Some(cycle);
             }

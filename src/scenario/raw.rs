@@ -179,6 +179,42 @@ pub struct RawStep {
     pub order: Option<Spanned<String>>,
     #[serde(default)]
     pub propagate_deadline: Option<Spanned<bool>>,
+    /// A fan-out: these calls at once.
+    #[serde(default)]
+    pub parallel: Option<Spanned<Vec<Spanned<RawStep>>>>,
+    /// `parallel` only: how many must succeed, or "all" (the default).
+    #[serde(default)]
+    pub wait_for: Option<Spanned<RawWaitFor>>,
+}
+
+/// A count of calls, or `"all"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawWaitFor {
+    Count(i64),
+    All,
+}
+
+impl<'de> Deserialize<'de> for RawWaitFor {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct WaitForVisitor;
+        impl Visitor<'_> for WaitForVisitor {
+            type Value = RawWaitFor;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number of calls, or \"all\"")
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<RawWaitFor, E> {
+                Ok(RawWaitFor::Count(value))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<RawWaitFor, E> {
+                if text == "all" {
+                    Ok(RawWaitFor::All)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(text), &self))
+                }
+            }
+        }
+        deserializer.deserialize_any(WaitForVisitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -190,6 +190,9 @@ impl<'a> Simulation<'a> {
         let job = &self.jobs[key];
         match &scenario.endpoint(job.endpoint).steps[job.step as usize] {
             Step::Call(call) => call,
+            Step::Parallel(group) => {
+                &group.calls[job.branch.expect("fan-out calls run on branch jobs") as usize]
+            }
             Step::Work(_) => unreachable!("a call outcome arrived while the job was working"),
         }
     }
@@ -263,8 +266,13 @@ impl<'a> Simulation<'a> {
             self.record_sequence(key, call, true);
             let job = &mut self.jobs[key];
             job.degraded |= answer.degraded;
-            job.step += 1;
             job.retries = 0;
+            if job.branch.is_some() {
+                let degraded = job.degraded;
+                self.finish_branch(key, Answer::ok(degraded), Some(call.target.service));
+                return true;
+            }
+            job.step += 1;
             self.advance(key);
         } else {
             self.call_failed(key, call, CallFailure::Answered(answer.status));
@@ -294,6 +302,15 @@ impl<'a> Simulation<'a> {
         }
         self.record_sequence(key, call, false);
         self.jobs[key].retries = 0;
+        if self.jobs[key].branch.is_some() {
+            let answer = match call.fallback {
+                Fallback::Degraded => Answer::ok(true),
+                Fallback::Fail { status } => Answer::error(status),
+                Fallback::Propagate => Answer::error(failure.propagated_status()),
+            };
+            self.finish_branch(key, answer, None);
+            return;
+        }
         match call.fallback {
             Fallback::Degraded => {
                 let job = &mut self.jobs[key];
@@ -348,7 +365,9 @@ impl<'a> Simulation<'a> {
             job.last_backoff
         };
         let EndpointRef { service, endpoint } = job.endpoint;
-        let rng = &mut self.retry_rngs[service.0 as usize][endpoint as usize][job.step as usize];
+        let branch = job.branch.unwrap_or(0) as usize;
+        let rng =
+            &mut self.retry_rngs[service.0 as usize][endpoint as usize][job.step as usize][branch];
         let backoff = policy.delay(retry, previous, rng);
         let job = &mut self.jobs[key];
         job.retries = retry;
@@ -362,6 +381,7 @@ impl<'a> Simulation<'a> {
     fn budget_of(&mut self, key: JobKey) -> Option<&mut Budget> {
         let job = &self.jobs[key];
         let EndpointRef { service, endpoint } = job.endpoint;
-        self.budgets[service.0 as usize][endpoint as usize][job.step as usize].as_mut()
+        let branch = job.branch.unwrap_or(0) as usize;
+        self.budgets[service.0 as usize][endpoint as usize][job.step as usize][branch].as_mut()
     }
 }

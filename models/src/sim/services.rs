@@ -312,6 +312,7 @@ impl Simulation<'_> {
                 self.queue.schedule(now + duration, Event::WorkDone(key));
             }
             Some(Step::Call(call)) => self.start_call(key, call),
+            Some(Step::Parallel(group)) => self.fan_out(key, group),
         }
     }
 
