@@ -6,7 +6,7 @@ use super::{
     Answer, Event, Job, JobKey, Parent, PendingCall, Simulation, STATUS_BAD_GATEWAY,
     STATUS_GATEWAY_TIMEOUT, STATUS_UNAVAILABLE,
 };
-use crate::breaker::{CallResult, Ticket};
+use crate::breaker::{CallResult, Outcome, Ticket};
 use crate::retry::{AttemptFailure, Budget};
 use crate::spec::BreakerId;
 use crate::spec::EndpointRef;
@@ -70,11 +70,12 @@ impl<'a> Simulation<'a> {
         self.connect_call(key, call, ticket);
     }
 
-    /// A bulkhead turned the call away: the breaker outside it records a failure
-    /// (as resilience4j's does for `BulkheadFullException`), and no retry follows.
+    /// A bulkhead turned the call away: the breaker outside it records the outcome
+    /// (a failure by default, as resilience4j counts `BulkheadFullException`), and no
+    /// retry follows.
     pub(super) fn bulkhead_rejected(&mut self, key: JobKey, call: &Call, ticket: Option<Ticket>) {
         let now = self.now();
-        self.record_breaker(call, ticket, now, false);
+        self.record_breaker(call, ticket, now, Outcome::BulkheadRejected);
         self.call_failed(key, call, CallFailure::BulkheadRejected);
     }
 
@@ -84,7 +85,7 @@ impl<'a> Simulation<'a> {
         let unreachable = self.connection_fault(call.target.service);
         if unreachable == Some(Unreachable::Refused) {
             self.release_permit(key);
-            self.record_breaker(call, ticket, now, false);
+            self.record_breaker(call, ticket, now, Outcome::Connection);
             self.call_failed(key, call, CallFailure::Refused);
             return;
         }
@@ -148,12 +149,13 @@ impl<'a> Simulation<'a> {
         call: &Call,
         ticket: Option<Ticket>,
         started: SimTime,
-        success: bool,
+        outcome: Outcome,
     ) {
         if let (Some(breaker), Some(ticket)) = (call.breaker, ticket) {
             let now = self.now();
+            let spec = &self.scenario.breakers[breaker.0 as usize];
             let result = CallResult {
-                success,
+                success: !spec.failure_on.is_failure(outcome),
                 duration: now.since(started),
             };
             self.breakers[breaker.0 as usize].record(now, ticket, result);
@@ -193,7 +195,8 @@ impl<'a> Simulation<'a> {
             self.queue.cancel(timer);
         }
         let call = self.current_call(key);
-        self.record_breaker(call, pending.ticket, pending.started, answer.is_success());
+        let outcome = Outcome::Status(answer.status);
+        self.record_breaker(call, pending.ticket, pending.started, outcome);
         if answer.is_success() {
             if let Some(budget) = self.budget_of(key) {
                 budget.on_attempt(true);
@@ -215,7 +218,12 @@ impl<'a> Simulation<'a> {
         };
         self.release_permit(key);
         let call = self.current_call(key);
-        self.record_breaker(call, pending.ticket, pending.started, false);
+        let outcome = if connecting {
+            Outcome::Connection
+        } else {
+            Outcome::TimedOut
+        };
+        self.record_breaker(call, pending.ticket, pending.started, outcome);
         let failure = if connecting {
             CallFailure::ConnectTimedOut
         } else {
