@@ -381,7 +381,11 @@ mod tests {
         let mut b = ratio_breaker(0.6, 3);
         fail(&mut b, secs(1));
         fail(&mut b, secs(1));
-        assert_eq!(b.state(secs(1)), Closed, "2 of 2 failed, but 2 < 3 requests");
+        assert_eq!(
+            b.state(secs(1)),
+            Closed,
+            "2 of 2 failed, but 2 < 3 requests"
+        );
         fail(&mut b, secs(1));
         assert_eq!(b.state(secs(1)), Open);
     }

@@ -344,9 +344,18 @@ mod tests {
             call(&mut b, ms(100), false).unwrap();
         }
         // Every call so far failed, but the snapshot that shows it is due at 500 ms.
-        assert_eq!(b.health(ms(100)), HealthCounts { total: 4, errors: 4 });
+        assert_eq!(
+            b.health(ms(100)),
+            HealthCounts {
+                total: 4,
+                errors: 4
+            }
+        );
         assert_eq!(b.peek_state(ms(499)), Closed);
-        assert!(call(&mut b, ms(499), true).is_ok(), "still admitted at 499 ms");
+        assert!(
+            call(&mut b, ms(499), true).is_ok(),
+            "still admitted at 499 ms"
+        );
         assert_eq!(b.wake_at(), Some(ms(500)));
         assert_eq!(b.peek_state(ms(500)), Open, "4 errors of 5 at the snapshot");
         assert_eq!(b.allow(ms(500)), Err(Rejection::Open));
@@ -380,7 +389,11 @@ mod tests {
             call(&mut b, ms(100), false).unwrap();
         }
         b.wake(ms(500));
-        assert_eq!(b.peek_state(ms(500)), Closed, "19 calls < volume 20, all failed");
+        assert_eq!(
+            b.peek_state(ms(500)),
+            Closed,
+            "19 calls < volume 20, all failed"
+        );
         call(&mut b, ms(600), false).unwrap();
         assert_eq!(b.peek_state(ms(999)), Closed);
         assert_eq!(b.peek_state(ms(1000)), Open, "20 calls at the 1 s snapshot");
@@ -427,7 +440,13 @@ mod tests {
         call(&mut b, ms(100), false).unwrap();
         call(&mut b, ms(600), false).unwrap();
         call(&mut b, ms(1100), false).unwrap();
-        assert_eq!(b.health(ms(1100)), HealthCounts { total: 2, errors: 2 });
+        assert_eq!(
+            b.health(ms(1100)),
+            HealthCounts {
+                total: 2,
+                errors: 2
+            }
+        );
         b.wake(ms(1500));
         assert_eq!(b.peek_state(ms(1500)), Closed);
         // Three in one window do trip.
@@ -441,7 +460,11 @@ mod tests {
     fn a_call_on_a_boundary_counts_in_the_next_snapshot() {
         let mut b = breaker(1);
         call(&mut b, ms(500), false).unwrap();
-        assert_eq!(b.peek_state(ms(500)), Closed, "the 500 ms snapshot came first");
+        assert_eq!(
+            b.peek_state(ms(500)),
+            Closed,
+            "the 500 ms snapshot came first"
+        );
         assert_eq!(b.wake_at(), Some(ms(1000)));
         assert_eq!(b.peek_state(ms(1000)), Open);
     }
@@ -449,12 +472,20 @@ mod tests {
     #[test]
     fn one_trial_strictly_after_the_sleep_window() {
         let mut b = tripped(); // opened at 500 ms, sleep window 5 s
-        assert_eq!(b.allow(ms(5500)), Err(Rejection::Open), "exactly at the end");
+        assert_eq!(
+            b.allow(ms(5500)),
+            Err(Rejection::Open),
+            "exactly at the end"
+        );
         assert_eq!(b.peek_state(ms(5501)), Open, "only a call moves it");
         assert!(b.allow(SimTime(ms(5500).0 + 1)).is_ok(), "the single trial");
         assert_eq!(b.peek_state(ms(5501)), HalfOpen);
         assert_eq!(b.allow(ms(5501)), Err(Rejection::Open));
-        assert_eq!(b.allow(ms(9000)), Err(Rejection::Open), "still waiting on it");
+        assert_eq!(
+            b.allow(ms(9000)),
+            Err(Rejection::Open),
+            "still waiting on it"
+        );
         assert_eq!(b.rejected(), 3);
     }
 

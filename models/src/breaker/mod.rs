@@ -80,9 +80,7 @@ impl Breaker {
                 Breaker::Consecutive(ConsecutiveBreaker::new(*settings, now))
             }
             BreakerKind::Window(settings) => Breaker::Window(WindowBreaker::new(*settings)),
-            BreakerKind::Hystrix(settings) => {
-                Breaker::Hystrix(HystrixBreaker::new(*settings, now))
-            }
+            BreakerKind::Hystrix(settings) => Breaker::Hystrix(HystrixBreaker::new(*settings, now)),
         }
     }
 
