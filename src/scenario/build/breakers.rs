@@ -240,7 +240,7 @@ impl Checker {
             defaults.rolling_buckets,
         );
         let window_ms = rolling_window.as_nanos() / 1_000_000;
-        if window_ms % u64::from(rolling_buckets) != 0 {
+        if !window_ms.is_multiple_of(u64::from(rolling_buckets)) {
             let at = span(&breaker.rolling_buckets)
                 .or_else(|| span(&breaker.rolling_window))
                 .unwrap_or_else(|| breaker.kind.span());
