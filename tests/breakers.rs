@@ -1,0 +1,175 @@
+//! Breakers inside whole runs: Hystrix deciding on health snapshots, gobreaker's ratio
+//! rule against a run of failures, and per-breaker failure classification.
+
+use models::report::TransitionReport;
+use models::RunReport;
+
+/// Runs every variant of a scenario file, edited by `(from, to)` text replacements
+/// (each must apply) and `--set` overrides.
+fn run(path: &str, edits: &[(&str, &str)], sets: &[&str]) -> Vec<RunReport> {
+    let mut source = std::fs::read_to_string(path).unwrap();
+    for (from, to) in edits {
+        assert!(source.contains(from), "{path} lacks {from:?}");
+        source = source.replacen(from, to, 1);
+    }
+    let sets: Vec<_> = sets
+        .iter()
+        .map(|s| cascade::scenario::overrides::Override::from_cli(s).unwrap())
+        .collect();
+    let experiment = cascade::scenario::experiment_from_str(path, &source, &sets)
+        .unwrap_or_else(|e| panic!("{}", e.rendered));
+    experiment
+        .variants
+        .iter()
+        .map(|v| models::simulate(&v.scenario))
+        .collect()
+}
+
+fn transitions(report: &RunReport) -> &[TransitionReport] {
+    &report.breakers[0].transitions
+}
+
+/// Each move to open, with the time the health stream last (re)started: the start
+/// of the run, or the close before it.
+fn trips_with_stream_start(report: &RunReport) -> Vec<(f64, f64)> {
+    let mut start = 0.0;
+    let mut trips = Vec::new();
+    for t in transitions(report) {
+        match (t.from, t.to) {
+            ("half_open", "closed") => start = t.at_ms,
+            ("closed", "open") => trips.push((t.at_ms, start)),
+            _ => {}
+        }
+    }
+    trips
+}
+
+fn on_grid(at_ms: f64, start_ms: f64, step_ms: f64) -> bool {
+    let steps = (at_ms - start_ms) / step_ms;
+    (steps - steps.round()).abs() < 1e-5 && steps.round() >= 1.0
+}
+
+const HYSTRIX: &str = "scenarios/hystrix-breaker.toml";
+
+#[test]
+fn hystrix_opens_only_on_health_snapshots() {
+    let runs = run(HYSTRIX, &[], &[]);
+    let trips = trips_with_stream_start(&runs[0]);
+    assert!(trips.len() >= 2, "{trips:?}");
+    for (at, start) in &trips {
+        assert!(
+            on_grid(*at, *start, 500.0),
+            "trip at {at} ms, stream from {start} ms"
+        );
+    }
+}
+
+#[test]
+fn a_slower_health_snapshot_delays_the_trip() {
+    let fast = run(HYSTRIX, &[], &[]);
+    let slow = run(
+        HYSTRIX,
+        &[],
+        &["breakers.inventory.health_snapshot_interval=2500ms"],
+    );
+    let (fast_trip, _) = trips_with_stream_start(&fast[0])[0];
+    let (slow_trip, start) = trips_with_stream_start(&slow[0])[0];
+    assert!(on_grid(slow_trip, start, 2500.0), "{slow_trip}");
+    assert!(
+        slow_trip >= fast_trip && slow_trip < fast_trip + 2500.0,
+        "{fast_trip} then {slow_trip}"
+    );
+}
+
+#[test]
+fn hystrix_never_opens_below_the_request_volume() {
+    // About 65 calls a second reach the breaker: 20 s hold ~1300, fewer than 2000.
+    let runs = run(
+        HYSTRIX,
+        &[],
+        &[
+            "breakers.inventory.request_volume_threshold=2000",
+            "breakers.inventory.rolling_window=20s",
+        ],
+    );
+    assert!(transitions(&runs[0]).is_empty());
+    assert_eq!(runs[0].breakers[0].rejected, 0);
+}
+
+#[test]
+fn hystrix_trials_come_strictly_after_the_sleep_window_one_at_a_time() {
+    let runs = run(HYSTRIX, &[], &[]);
+    let moves = transitions(&runs[0]);
+    for pair in moves.windows(2) {
+        if pair[0].to == "open" {
+            assert_eq!(pair[1].to, "half_open");
+            assert!(pair[1].at_ms > pair[0].at_ms + 5000.0, "{pair:?}");
+        }
+    }
+    // One trial: a half-open breaker short-circuits everything else, so nothing
+    // but the trial's own answer ends it.
+    assert!(moves
+        .iter()
+        .any(|t| t.from == "half_open" && t.to == "closed"));
+}
+
+/// The inventory fault as a hang: answers 200, but after 3 s, past the 1 s timeout.
+const HANG: (&str, &str) = (
+    "kind = \"error\"\nrate = 0.6\nstatus = 503",
+    "kind = \"hang\"\nfor = \"3s\"\nthen_status = 200",
+);
+
+#[test]
+fn timeouts_are_hystrix_errors_by_default() {
+    let runs = run(HYSTRIX, &[HANG], &[]);
+    let trips = trips_with_stream_start(&runs[0]);
+    assert!(!trips.is_empty());
+    let (first, _) = trips[0];
+    assert!((20_000.0..30_000.0).contains(&first), "{first}");
+}
+
+#[test]
+fn a_breaker_that_does_not_count_timeouts_never_opens_on_them() {
+    let runs = run(
+        HYSTRIX,
+        &[
+            HANG,
+            (
+                "# failure_on = [\"5xx\", \"timeout\", \"connection\", \"bulkhead\"]",
+                "failure_on = [\"5xx\", \"connection\"]",
+            ),
+        ],
+        &[],
+    );
+    assert!(transitions(&runs[0]).is_empty());
+}
+
+#[test]
+fn the_ratio_rule_rides_out_flakiness_and_trips_on_the_outage() {
+    let runs = run("scenarios/failure-ratio-breaker.toml", &[], &[]);
+    let (ratio, in_a_row) = (&runs[0], &runs[1]);
+    let first = transitions(ratio)[0].at_ms;
+    assert!(
+        (60_000.0..61_000.0).contains(&first),
+        "first trip at {first} ms"
+    );
+    assert!(
+        transitions(in_a_row)[0].at_ms < 10_000.0,
+        "3 in a row trips on 20 % errors"
+    );
+    assert!(in_a_row.failures > ratio.failures);
+}
+
+#[test]
+fn which_outcomes_are_failures_is_the_breakers_choice() {
+    let runs = run("scenarios/breaker-failure-classification.toml", &[], &[]);
+    let (everything, server_errors) = (&runs[0], &runs[1]);
+    let before_hang = |r: &RunReport| transitions(r).iter().filter(|t| t.at_ms < 60_000.0).count();
+    assert!(before_hang(everything) > 5, "404s trip the default breaker");
+    assert_eq!(before_hang(server_errors), 0, "404s are successes here");
+    let first = transitions(server_errors)[0].at_ms;
+    assert!(
+        (60_000.0..62_000.0).contains(&first),
+        "the hang's timeouts trip it at {first} ms"
+    );
+}
