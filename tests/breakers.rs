@@ -1,7 +1,9 @@
 //! Breakers inside whole runs: Hystrix deciding on health snapshots, gobreaker's ratio
 //! rule against a run of failures, and per-breaker failure classification.
 
+use models::breaker::{FailureOn, HystrixSettings, TripRule};
 use models::report::TransitionReport;
+use models::spec::BreakerKind;
 use models::RunReport;
 
 /// Runs every variant of a scenario file, edited by `(from, to)` text replacements
@@ -172,4 +174,68 @@ fn which_outcomes_are_failures_is_the_breakers_choice() {
         (60_000.0..62_000.0).contains(&first),
         "the hang's timeouts trip it at {first} ms"
     );
+}
+
+#[test]
+fn a_bare_hystrix_breaker_takes_hystrixs_defaults() {
+    let source = std::fs::read_to_string(HYSTRIX).unwrap();
+    let keys = [
+        "request_volume_threshold",
+        "error_threshold_percentage",
+        "sleep_window",
+        "rolling_window",
+        "rolling_buckets",
+        "health_snapshot_interval",
+    ];
+    let bare: String = source
+        .lines()
+        .filter(|line| !keys.iter().any(|key| line.starts_with(key)))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(bare.len() < source.len());
+    let built =
+        cascade::scenario::load_str(HYSTRIX, &bare).unwrap_or_else(|e| panic!("{}", e.rendered));
+    let breaker = &built.scenario.breakers[0];
+    assert_eq!(
+        breaker.kind,
+        BreakerKind::Hystrix(HystrixSettings::default())
+    );
+    assert_eq!(breaker.failure_on, FailureOn::default());
+    let defaults = HystrixSettings::default();
+    assert_eq!(defaults.request_volume_threshold, 20);
+    assert_eq!(defaults.error_threshold_percentage, 50);
+    assert_eq!(defaults.sleep_window.as_millis_f64(), 5000.0);
+    assert_eq!(defaults.rolling_window.as_millis_f64(), 10_000.0);
+    assert_eq!(defaults.health_snapshot_interval.as_millis_f64(), 500.0);
+}
+
+#[test]
+fn trip_rules_and_failure_classes_load_as_written() {
+    let built = cascade::scenario::load_file("scenarios/failure-ratio-breaker.toml")
+        .unwrap_or_else(|e| panic!("{}", e.rendered));
+    match &built.scenario.breakers[0].kind {
+        BreakerKind::Consecutive(settings) => assert_eq!(
+            settings.trip,
+            TripRule::FailureRatio {
+                ratio: 0.6,
+                min_requests: 3
+            }
+        ),
+        other => panic!("{other:?}"),
+    }
+    let source = std::fs::read_to_string("scenarios/breaker-failure-classification.toml")
+        .unwrap()
+        .replacen(
+            "failure_rate = 30\n",
+            "failure_rate = 30\nfailure_on = [\"5xx\", 404, \"408\", \"timeout\"]\n",
+            1,
+        );
+    let built = cascade::scenario::load_str("classification.toml", &source)
+        .unwrap_or_else(|e| panic!("{}", e.rendered));
+    let mut expected = FailureOn::nothing();
+    expected.add_class(5);
+    expected.add_status(404);
+    expected.add_status(408);
+    expected.timeouts = true;
+    assert_eq!(built.scenario.breakers[0].failure_on, expected);
 }
