@@ -123,7 +123,10 @@ fn load_and_maybe_run(text: &str) {
         let small = seconds <= 300.0
             && match scenario.load.model {
                 models::spec::LoadModel::Closed { users, .. } => users <= 200,
-                models::spec::LoadModel::Open { rate } => rate * seconds <= 100_000.0,
+                models::spec::LoadModel::Open { rate, ref schedule } => {
+                    let peak = schedule.iter().map(|c| c.rate).fold(rate, f64::max);
+                    peak * seconds <= 100_000.0
+                }
             };
         if small {
             let _ = models::simulate(&built.scenario);

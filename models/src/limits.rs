@@ -6,6 +6,8 @@
 pub const USERS_MAX: u32 = 1_000_000;
 /// Workers or queue slots of one service (beyond this, say `unbounded`).
 pub const CAPACITY_MAX: u32 = 10_000_000;
+/// Replicas of one service.
+pub const REPLICAS_MAX: u32 = 10_000;
 /// Simulated time of one run: 30 days.
 pub const DURATION_MAX_SECS: u64 = 30 * 24 * 3600;
 /// Events one run may process before it stops and says so.

@@ -31,6 +31,9 @@ pub struct RunReport {
     pub throughput_rps: f64,
     /// Over all completed requests, failures included (as Locust does).
     pub latency_ms: LatencySummary,
+    /// Per task, when the load has more than one (Locust's per-name rows).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<TaskReport>,
     pub breakers: Vec<BreakerReport>,
     pub bulkheads: Vec<BulkheadReport>,
     pub services: Vec<ServiceReport>,
@@ -57,6 +60,18 @@ pub struct LatencySummary {
     pub p99_9: f64,
     pub p99_99: f64,
     pub max: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TaskReport {
+    pub target: String,
+    pub weight: u32,
+    pub completed: u64,
+    pub failures: u64,
+    pub latency_mean_ms: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+    pub latency_p99_ms: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -104,6 +119,20 @@ pub struct ServiceReport {
     pub queue_max: u64,
     /// Steady-state estimates over jobs arriving after the warm-up.
     pub steady: SteadyState,
+    /// One row per replica, when there is more than one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<ReplicaReport>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReplicaReport {
+    pub arrivals: u64,
+    pub rejected: u64,
+    pub completed: u64,
+    pub busy_max: u64,
+    pub queue_max: u64,
+    /// Times outlier detection took it out of balancing.
+    pub ejections: u64,
 }
 
 /// The quantities queueing theory predicts, measured over `measured_s` seconds

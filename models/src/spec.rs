@@ -76,9 +76,29 @@ impl Scenario {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Load {
     pub model: LoadModel,
-    pub target: EndpointRef,
+    /// What each request asks for: one task is picked per request, in proportion to
+    /// the weights (Locust's weighted `@task`s). At least one.
+    pub tasks: Vec<Task>,
     /// Client-side timeout; `None` waits forever, as Locust's HttpSession does.
     pub timeout: Option<SimDuration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Task {
+    pub target: EndpointRef,
+    /// At least 1.
+    pub weight: u32,
+}
+
+impl Load {
+    /// A load whose every request asks for `target`.
+    pub fn single(model: LoadModel, target: EndpointRef, timeout: Option<SimDuration>) -> Self {
+        Load {
+            model,
+            tasks: vec![Task { target, weight: 1 }],
+            timeout,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -94,8 +114,39 @@ pub enum LoadModel {
         wait: Think,
     },
     /// Open-loop arrivals: a Poisson process at `rate` requests per second,
-    /// whatever the answers.
-    Open { rate: f64 },
+    /// whatever the answers; with a `schedule`, the rate changes over time (a
+    /// non-homogeneous Poisson process).
+    Open {
+        rate: f64,
+        schedule: Vec<RateChange>,
+    },
+}
+
+/// At `at`, the arrival rate starts moving to `rate`, in a straight line over `ramp`
+/// (at once when `ramp` is zero). Changes are in time order and do not overlap.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateChange {
+    pub at: SimTime,
+    pub rate: f64,
+    pub ramp: SimDuration,
+}
+
+/// The arrival rate at `now`: `base` until the first change, then each change in turn.
+pub fn rate_at(base: f64, schedule: &[RateChange], now: SimTime) -> f64 {
+    let mut rate = base;
+    for change in schedule {
+        if now < change.at {
+            break;
+        }
+        let into = now.since(change.at);
+        rate = if change.ramp == SimDuration::ZERO || into >= change.ramp {
+            change.rate
+        } else {
+            let done = into.as_nanos() as f64 / change.ramp.as_nanos() as f64;
+            rate + (change.rate - rate) * done
+        };
+    }
+    rate
 }
 
 /// Locust's wait times.
@@ -149,10 +200,65 @@ impl Capacity {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Service {
     pub name: String,
+    /// Per replica: each replica is a pod with its own pool and queue.
     pub workers: Capacity,
     /// Requests that may wait for a worker; when full, new ones are rejected (503).
     pub queue: Capacity,
     pub endpoints: Vec<Endpoint>,
+    /// Pods behind the service's address (at least 1).
+    pub replicas: u32,
+    /// How a request to the service picks a replica.
+    pub balancer: Balancer,
+    pub outlier: Option<OutlierDetection>,
+}
+
+/// Load-balancing policies, as Envoy and kube-proxy offer them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Balancer {
+    RoundRobin,
+    Random,
+    /// The replica with the fewest requests sent to it and not yet answered; ties go
+    /// to the first such replica after the last one picked.
+    LeastOutstanding,
+}
+
+impl Balancer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Balancer::RoundRobin => "round_robin",
+            Balancer::Random => "random",
+            Balancer::LeastOutstanding => "least_outstanding",
+        }
+    }
+}
+
+/// Envoy's passive outlier detection, consecutive-5xx detector: a replica that fails
+/// `consecutive_5xx` calls in a row (5xx answers, timeouts, refused connections) is
+/// taken out of balancing at once, for `base_ejection_time` times the number of
+/// times it has been ejected (capped at `max_ejection_time`); it returns at the first
+/// `interval` sweep after that time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OutlierDetection {
+    pub consecutive_5xx: u32,
+    pub interval: SimDuration,
+    pub base_ejection_time: SimDuration,
+    pub max_ejection_time: SimDuration,
+    /// At most this share of replicas ejected at once, except that one replica may
+    /// always be ejected (as Envoy does).
+    pub max_ejection_percent: f64,
+}
+
+impl OutlierDetection {
+    /// Envoy's defaults.
+    pub fn envoy_defaults() -> Self {
+        OutlierDetection {
+            consecutive_5xx: 5,
+            interval: SimDuration::from_secs(10),
+            base_ejection_time: SimDuration::from_secs(30),
+            max_ejection_time: SimDuration::from_secs(300),
+            max_ejection_percent: 10.0,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -247,11 +353,67 @@ pub struct Fault {
     pub from: SimTime,
     /// `None`: until the end of the run.
     pub until: Option<SimTime>,
+    /// Repeating faults (Litmus' chaos interval): an episode starts at `from` and
+    /// every `every` after it, and lasts `lasting`, until `until`.
+    pub repeat: Option<Repeat>,
+    /// The fault hits replicas `0..replicas_hit` of its service (Litmus'
+    /// `PODS_AFFECTED_PERC`, resolved to a count).
+    pub replicas_hit: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Repeat {
+    pub every: SimDuration,
+    pub lasting: SimDuration,
 }
 
 impl Fault {
     pub fn active_at(&self, now: SimTime) -> bool {
-        now >= self.from && self.until.is_none_or(|until| now < until)
+        self.into_episode(now).is_some()
+    }
+
+    /// Whether the fault acts on this replica of its service at all.
+    pub fn hits(&self, replica: u32) -> bool {
+        replica < self.replicas_hit
+    }
+
+    /// How long ago the current episode began, or `None` outside every episode.
+    pub fn into_episode(&self, now: SimTime) -> Option<SimDuration> {
+        if now < self.from || self.until.is_some_and(|until| now >= until) {
+            return None;
+        }
+        let since = now.since(self.from);
+        match self.repeat {
+            None => Some(since),
+            Some(Repeat { every, lasting }) => {
+                let into = SimDuration(since.as_nanos() % every.as_nanos());
+                (into < lasting).then_some(into)
+            }
+        }
+    }
+
+    /// The episodes that begin before `horizon`, as `[start, end)` (ends clipped to
+    /// `until` and to `horizon`), for charts and reports.
+    pub fn episodes(&self, horizon: SimTime) -> Vec<(SimTime, SimTime)> {
+        let end = self.until.map_or(horizon, |until| until.min(horizon));
+        match self.repeat {
+            None => {
+                if self.from < end {
+                    vec![(self.from, end)]
+                } else {
+                    Vec::new()
+                }
+            }
+            Some(Repeat { every, lasting }) => {
+                let mut episodes = Vec::new();
+                let mut start = self.from;
+                while start < end {
+                    episodes.push((start, (start + lasting).min(end)));
+                    start += every;
+                }
+                episodes
+            }
+        }
     }
 }
 
@@ -273,6 +435,34 @@ pub enum FaultKind {
     /// with no endpoints): calls fail only when the caller's connect timeout, or
     /// failing that its timeout, expires.
     Blackhole,
+    /// Requests that start while the fault is active hold their worker and never
+    /// answer: only the callers' timeouts end them.
+    HangForever,
+    /// The replica is restarted at the start of each episode: it refuses connections
+    /// for `down_for` (requests already inside finish, as with a graceful shutdown),
+    /// then runs cold, its work `cold_factor` times slower, for `cold_start`.
+    Restart {
+        down_for: SimDuration,
+        cold_start: SimDuration,
+        cold_factor: f64,
+    },
+    /// CPU starvation: work steps take `factor` times longer.
+    Slowdown { factor: f64 },
+}
+
+impl FaultKind {
+    /// The factor by which work slows `into` an episode of this fault.
+    pub fn work_factor(self, into: SimDuration) -> f64 {
+        match self {
+            FaultKind::Slowdown { factor } => factor,
+            FaultKind::Restart {
+                down_for,
+                cold_factor,
+                ..
+            } if into >= down_for => cold_factor,
+            _ => 1.0,
+        }
+    }
 }
 
 /// A Chaos Toolkit steady-state hypothesis: probes checked before the method (the

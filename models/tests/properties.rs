@@ -6,9 +6,10 @@ use models::breaker::{
 };
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
-    BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadSpec, Call, Capacity, Endpoint,
-    EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel, Probe, ProbeKind,
-    Scenario, Service, ServiceId, Step, Think,
+    Balancer, BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadSpec, Call, Capacity,
+    Endpoint, EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel,
+    OutlierDetection, Probe, ProbeKind, RateChange, Repeat, Scenario, Service, ServiceId, Step,
+    Task, Think,
 };
 use models::{simulate, RunReport};
 use proptest::prelude::*;
@@ -268,8 +269,9 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     capacity(1),
                     capacity(0),
                     proptest::collection::vec(step(index, services, breakers), 1..4),
+                    (1u32..4, 0usize..3, proptest::option::of((1u32..4, 1u64..500, 0.0f64..100.0))),
                 )
-                    .prop_map(move |(workers, queue, steps)| Service {
+                    .prop_map(move |(workers, queue, steps, (replicas, balancer, outlier))| Service {
                         name: format!("s{index}"),
                         workers,
                         queue,
@@ -277,6 +279,15 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                             name: "e".into(),
                             steps,
                         }],
+                        replicas,
+                        balancer: [Balancer::RoundRobin, Balancer::Random, Balancer::LeastOutstanding][balancer],
+                        outlier: outlier.map(|(consecutive_5xx, base, max_ejection_percent)| OutlierDetection {
+                            consecutive_5xx,
+                            interval: ms(base),
+                            base_ejection_time: ms(base * 2),
+                            max_ejection_time: ms(base * 5),
+                            max_ejection_percent,
+                        }),
                     })
             })
             .collect();
@@ -296,20 +307,45 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             1 => (0u64..100, 0u64..100).prop_map(|(low, extra)| FaultKind::Latency { low: ms(low), high: ms(low + extra) }),
             1 => Just(FaultKind::Kill),
             1 => Just(FaultKind::Blackhole),
+            1 => Just(FaultKind::HangForever),
+            1 => (1u64..500, 0u64..500, 1.0f64..5.0).prop_map(|(down, cold, cold_factor)| FaultKind::Restart {
+                down_for: ms(down),
+                cold_start: ms(cold),
+                cold_factor,
+            }),
+            1 => (1.0f64..5.0).prop_map(|factor| FaultKind::Slowdown { factor }),
         ];
-        let fault = (0..services, 0u64..2000, 1u64..3000, fault_kind).prop_map(
-            |(service, from, length, kind)| Fault {
-                service: ServiceId(service as u32),
-                kind,
-                from: SimTime::ZERO + ms(from),
-                until: Some(SimTime::ZERO + ms(from + length)),
-            },
-        );
+        let fault = (
+            0..services,
+            0u64..2000,
+            1u64..3000,
+            fault_kind,
+            proptest::option::of((1u64..400, 1u64..400)),
+            1u32..4,
+        )
+            .prop_map(
+                |(service, from, length, kind, repeat, replicas_hit)| Fault {
+                    service: ServiceId(service as u32),
+                    kind,
+                    from: SimTime::ZERO + ms(from),
+                    until: Some(SimTime::ZERO + ms(from + length)),
+                    repeat: repeat.map(|(lasting, gap)| Repeat {
+                        every: ms(lasting + gap),
+                        lasting: ms(lasting),
+                    }),
+                    replicas_hit,
+                },
+            );
         (
             service_strategies,
             (breaker_strategies, bulkhead_strategies),
             proptest::collection::vec(fault, 0..3),
-            (1u32..40, proptest::option::weighted(0.3, 1u32..400)),
+            (
+                1u32..40,
+                proptest::option::weighted(0.3, 1u32..400),
+                proptest::collection::vec((0u64..3000, 0u32..400, 0u64..500), 0..3),
+                proptest::option::of((0..services, 1u32..4)),
+            ),
             1u32..30,
             0u64..200,
             proptest::option::of(1u64..500),
@@ -322,7 +358,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     services,
                     (breakers, bulkheads),
                     faults,
-                    (users, open_rate),
+                    (users, open_rate, rate_changes, second_task),
                     spawn_rate,
                     wait_max,
                     timeout,
@@ -339,6 +375,23 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                         model: match open_rate {
                             Some(rate) => LoadModel::Open {
                                 rate: f64::from(rate),
+                                schedule: {
+                                    // In time order, each ramp over before the next change.
+                                    let mut at = 0;
+                                    rate_changes
+                                        .iter()
+                                        .map(|&(gap, rate, ramp)| {
+                                            at += gap;
+                                            let change = RateChange {
+                                                at: SimTime::ZERO + ms(at),
+                                                rate: f64::from(rate),
+                                                ramp: ms(ramp),
+                                            };
+                                            at += ramp;
+                                            change
+                                        })
+                                        .collect()
+                                },
                             },
                             None => LoadModel::Closed {
                                 users,
@@ -351,10 +404,21 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                                 },
                             },
                         },
-                        target: EndpointRef {
-                            service: ServiceId(0),
-                            endpoint: 0,
-                        },
+                        tasks: std::iter::once(Task {
+                            target: EndpointRef {
+                                service: ServiceId(0),
+                                endpoint: 0,
+                            },
+                            weight: 1,
+                        })
+                        .chain(second_task.map(|(service, weight)| Task {
+                            target: EndpointRef {
+                                service: ServiceId(service as u32),
+                                endpoint: 0,
+                            },
+                            weight,
+                        }))
+                        .collect(),
                         timeout: timeout.map(ms),
                     },
                     services,
@@ -493,15 +557,31 @@ proptest! {
     fn pools_respect_their_capacity(scenario in scenario()) {
         let report = simulate(&scenario);
         for (spec, service) in scenario.services.iter().zip(&report.services) {
+            let replicas = u64::from(spec.replicas);
+            // Capacity is per replica; the service's figures add its replicas up.
             if let Capacity::Bounded(workers) = spec.workers {
-                prop_assert!(service.busy_max <= u64::from(workers), "{} busy {}", spec.name, service.busy_max);
-                prop_assert!(service.busy_mean <= f64::from(workers) + 1e-9);
+                let all = u64::from(workers) * replicas;
+                prop_assert!(service.busy_max <= all, "{} busy {}", spec.name, service.busy_max);
+                prop_assert!(service.busy_mean <= all as f64 + 1e-9);
+                for replica in &service.replicas {
+                    prop_assert!(replica.busy_max <= u64::from(workers));
+                }
             }
             if let Capacity::Bounded(queue) = spec.queue {
-                prop_assert!(service.queue_max <= u64::from(queue));
+                prop_assert!(service.queue_max <= u64::from(queue) * replicas);
+                for replica in &service.replicas {
+                    prop_assert!(replica.queue_max <= u64::from(queue));
+                }
             }
             prop_assert!(service.completed + service.rejected <= service.arrivals);
             prop_assert!(service.abandoned <= service.completed + service.rejected);
+            if spec.replicas > 1 {
+                prop_assert_eq!(service.replicas.len() as u64, replicas);
+                let arrivals: u64 = service.replicas.iter().map(|r| r.arrivals).sum();
+                let completed: u64 = service.replicas.iter().map(|r| r.completed).sum();
+                prop_assert_eq!(arrivals, service.arrivals);
+                prop_assert_eq!(completed, service.completed);
+            }
         }
     }
 
@@ -592,14 +672,20 @@ fn latency_is_never_below_the_work_on_the_path() {
                 spawn_rate: 20.0,
                 wait: Think::Sample(Distribution::exponential(ms(5)).unwrap()),
             },
-            target: EndpointRef {
-                service: ServiceId(0),
-                endpoint: 0,
-            },
+            tasks: vec![Task {
+                target: EndpointRef {
+                    service: ServiceId(0),
+                    endpoint: 0,
+                },
+                weight: 1,
+            }],
             timeout: None,
         },
         services: vec![
             Service {
+                replicas: 1,
+                balancer: Balancer::RoundRobin,
+                outlier: None,
                 name: "a".into(),
                 workers: Capacity::Bounded(2),
                 queue: Capacity::Unbounded,
@@ -623,6 +709,9 @@ fn latency_is_never_below_the_work_on_the_path() {
                 }],
             },
             Service {
+                replicas: 1,
+                balancer: Balancer::RoundRobin,
+                outlier: None,
                 name: "b".into(),
                 workers: Capacity::Unbounded,
                 queue: Capacity::Unbounded,
@@ -676,14 +765,20 @@ fn draining_a_long_queue_at_one_instant_does_not_recurse() {
                 spawn_rate: f64::from(users),
                 wait: Think::Sample(Distribution::Constant(SimDuration::from_secs(10))),
             },
-            target: EndpointRef {
-                service: ServiceId(0),
-                endpoint: 0,
-            },
+            tasks: vec![Task {
+                target: EndpointRef {
+                    service: ServiceId(0),
+                    endpoint: 0,
+                },
+                weight: 1,
+            }],
             timeout: None,
         },
         services: vec![
             Service {
+                replicas: 1,
+                balancer: Balancer::RoundRobin,
+                outlier: None,
                 name: "front".into(),
                 workers: Capacity::Bounded(1),
                 queue: Capacity::Unbounded,
@@ -704,6 +799,9 @@ fn draining_a_long_queue_at_one_instant_does_not_recurse() {
                 }],
             },
             Service {
+                replicas: 1,
+                balancer: Balancer::RoundRobin,
+                outlier: None,
                 name: "back".into(),
                 workers: Capacity::Unbounded,
                 queue: Capacity::Unbounded,
@@ -724,6 +822,8 @@ fn draining_a_long_queue_at_one_instant_does_not_recurse() {
         )],
         bulkheads: vec![],
         faults: vec![Fault {
+            repeat: None,
+            replicas_hit: 1,
             service: ServiceId(1),
             kind: FaultKind::Hang {
                 hold: ms(1),

@@ -169,6 +169,27 @@ fn variant_section(out: &mut String, run: &RunReport) {
         "  outcomes: {} issued = {} ok + {} degraded + {} errors{} + {} rejected + {} timed out + {} in flight at the end",
         run.requests, run.ok, run.degraded, run.errors, statuses, run.rejected, run.timed_out, run.in_flight
     );
+    if !run.tasks.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {:<22} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "task", "weight", "requests", "failures", "mean ms", "p50 ms", "p95 ms", "p99 ms"
+        );
+        for task in &run.tasks {
+            let _ = writeln!(
+                out,
+                "  {:<22} {:>6} {:>9} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+                task.target,
+                task.weight,
+                task.completed,
+                task.failures,
+                task.latency_mean_ms,
+                task.latency_p50_ms,
+                task.latency_p95_ms,
+                task.latency_p99_ms
+            );
+        }
+    }
     for breaker in &run.breakers {
         breaker_section(out, breaker);
     }
@@ -189,6 +210,24 @@ fn variant_section(out: &mut String, run: &RunReport) {
             service.busy_mean,
             service.queue_max
         );
+        for (index, replica) in service.replicas.iter().enumerate() {
+            let ejected = if replica.ejections > 0 {
+                format!("  ejected {}x", replica.ejections)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "    {:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}{ejected}",
+                format!("replica {index}"),
+                replica.arrivals,
+                replica.rejected,
+                "",
+                replica.busy_max,
+                "",
+                replica.queue_max
+            );
+        }
     }
     if let Some(hypothesis) = &run.hypothesis {
         journal(out, hypothesis);

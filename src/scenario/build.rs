@@ -5,19 +5,22 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use models::breaker::BreakerState;
-use models::limits::{CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, USERS_MAX, WINDOWS_MAX};
+use models::limits::{
+    CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, REPLICAS_MAX, USERS_MAX, WINDOWS_MAX,
+};
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
-    BreakerId, BulkheadId, BulkheadSpec, Call, Capacity, Endpoint, EndpointRef, Fallback, Fault,
-    FaultKind, Hypothesis, Load, LoadModel, Probe, ProbeKind, Scenario, Service, ServiceId, Step,
-    Think,
+    Balancer, BreakerId, BulkheadId, BulkheadSpec, Call, Capacity, Endpoint, EndpointRef, Fallback,
+    Fault, FaultKind, Hypothesis, Load, LoadModel, OutlierDetection, Probe, ProbeKind, RateChange,
+    Repeat, Scenario, Service, ServiceId, Step, Task, Think,
 };
 use sim_core::{Distribution, SimDuration, SimTime};
 use toml::Spanned;
 
 use super::raw::{
     RawBudget, RawBulkhead, RawCapacity, RawDistribution, RawDuration, RawFallback, RawFault,
-    RawFile, RawHypothesis, RawLoad, RawProbe, RawRetry, RawService, RawStep, RawVariant, RawWait,
+    RawFile, RawHold, RawHypothesis, RawLoad, RawOutlier, RawProbe, RawRateChange, RawRetry,
+    RawService, RawStep, RawVariant, RawWait,
 };
 use crate::diagnostic::Diagnostic;
 
@@ -159,7 +162,7 @@ impl Checker {
             .faults
             .iter()
             .enumerate()
-            .filter_map(|(index, fault)| self.fault(index, fault, &names))
+            .filter_map(|(index, fault)| self.fault(index, fault, &names, &services))
             .collect::<Vec<_>>();
         let hypothesis = raw
             .hypothesis
@@ -193,19 +196,20 @@ impl Checker {
         let kind = load.kind.get_ref().as_str();
         let (allowed, model): (&[&str], Option<LoadModel>) = match kind {
             "closed" => (&["users", "spawn_rate", "wait"], self.closed_load(load)),
-            "open" => (&["rate"], self.open_load(load)),
+            "open" => (&["rate", "schedule"], self.open_load(load)),
             other => {
                 self.error(
                     load.kind.span(),
                     format!("load.kind: expected \"closed\" (Locust-style users) or \"open\" (Poisson arrivals), got \"{other}\""),
                 );
-                (&["users", "spawn_rate", "wait", "rate"], None)
+                (&["users", "spawn_rate", "wait", "rate", "schedule"], None)
             }
         };
         let keys = [
             ("users", load.users.as_ref().map(Spanned::span)),
             ("spawn_rate", load.spawn_rate.as_ref().map(Spanned::span)),
             ("rate", load.rate.as_ref().map(Spanned::span)),
+            ("schedule", load.schedule.as_ref().map(Spanned::span)),
         ];
         let place = format!("`{kind}` load");
         self.keys_only_of(&keys, allowed, "load", &place);
@@ -215,16 +219,65 @@ impl Checker {
                 format!("load.wait: does not apply to `{kind}` load"),
             );
         }
-        let target = self.endpoint_ref(&load.target, names, "load.target");
+        let tasks = self.tasks(load, names);
         let timeout = load
             .timeout
             .as_ref()
             .map(|timeout| self.duration_in(timeout, "load.timeout", true));
         Some(Load {
             model: model?,
-            target: target?,
+            tasks: tasks?,
             timeout,
         })
+    }
+
+    /// `target`, or weighted `tasks`: exactly one of them.
+    fn tasks(&mut self, load: &RawLoad, names: &Names) -> Option<Vec<Task>> {
+        match (&load.target, &load.tasks) {
+            (Some(target), None) => {
+                let target = self.endpoint_ref(target, names, "load.target")?;
+                Some(vec![Task { target, weight: 1 }])
+            }
+            (None, Some(tasks)) => {
+                if tasks.get_ref().is_empty() {
+                    self.error(
+                        tasks.span(),
+                        "load.tasks: expected at least one task, e.g. { target = \"shop/browse\", weight = 3 }",
+                    );
+                    return None;
+                }
+                self.count_items(tasks.get_ref().len(), tasks.span(), "tasks");
+                let built: Vec<Option<Task>> = tasks
+                    .get_ref()
+                    .iter()
+                    .enumerate()
+                    .map(|(index, task)| {
+                        let path = format!("load.tasks[{index}]");
+                        let weight = task.weight.as_ref().map_or(1, |weight| {
+                            self.count_in(weight, &format!("{path}.weight"), 1, 1_000_000) as u32
+                        });
+                        let target =
+                            self.endpoint_ref(&task.target, names, &format!("{path}.target"))?;
+                        Some(Task { target, weight })
+                    })
+                    .collect();
+                built.into_iter().collect()
+            }
+            (Some(target), Some(_)) => {
+                self.error(
+                    target.span(),
+                    "load: give `target` (one endpoint) or `tasks` (several, weighted), not both",
+                );
+                None
+            }
+            (None, None) => {
+                self.error(
+                    load.kind.span(),
+                    "load: expected `target = \"service/endpoint\"`, or `tasks = [{ target = ..., weight = ... }, ...]`",
+                );
+                None
+            }
+        }
     }
 
     fn closed_load(&mut self, load: &RawLoad) -> Option<LoadModel> {
@@ -309,7 +362,52 @@ impl Checker {
             );
             return None;
         }
-        Some(LoadModel::Open { rate: value })
+        let schedule = load
+            .schedule
+            .as_ref()
+            .map_or(Vec::new(), |schedule| self.rate_schedule(schedule));
+        Some(LoadModel::Open {
+            rate: value,
+            schedule,
+        })
+    }
+
+    /// Rate changes in time order, each ramp over before the next change begins.
+    fn rate_schedule(&mut self, raw: &Spanned<Vec<RawRateChange>>) -> Vec<RateChange> {
+        self.count_items(raw.get_ref().len(), raw.span(), "rate changes");
+        let mut previous_end: Option<SimDuration> = None;
+        let mut changes = Vec::new();
+        for (index, change) in raw.get_ref().iter().enumerate() {
+            let path = format!("load.schedule[{index}]");
+            let at = self.duration_in(&change.at, &format!("{path}.at"), false);
+            let rate = *change.rate.get_ref();
+            if !(rate.is_finite() && (0.0..=1e9).contains(&rate)) {
+                self.error(
+                    change.rate.span(),
+                    format!("{path}.rate: expected requests per second from 0 to 1e9, got {rate}"),
+                );
+            }
+            let ramp = change.ramp.as_ref().map_or(SimDuration::ZERO, |ramp| {
+                self.duration_in(ramp, &format!("{path}.ramp"), false)
+            });
+            if let Some(end) = previous_end.filter(|&end| at < end) {
+                self.error(
+                    change.at.span(),
+                    format!("{path}.at: expected {end} or later (the previous change, with its ramp, lasts until then), got {at}"),
+                );
+            }
+            previous_end = Some(at + ramp);
+            changes.push(RateChange {
+                at: SimTime::ZERO + at,
+                rate: if rate.is_finite() {
+                    rate.clamp(0.0, 1e9)
+                } else {
+                    0.0
+                },
+                ramp,
+            });
+        }
+        changes
     }
 
     fn service(&mut self, name: &str, service: &RawService, names: &Names) -> Service {
@@ -351,11 +449,91 @@ impl Checker {
                 }
             })
             .collect();
+        let replicas = service.replicas.as_ref().map_or(1, |replicas| {
+            self.count_in(
+                replicas,
+                &format!("services.{name}.replicas"),
+                1,
+                u64::from(REPLICAS_MAX),
+            ) as u32
+        });
+        let balancer = match &service.balancer {
+            None => Balancer::RoundRobin,
+            Some(raw) => match raw.get_ref().as_str() {
+                "round_robin" => Balancer::RoundRobin,
+                "random" => Balancer::Random,
+                "least_outstanding" => Balancer::LeastOutstanding,
+                other => {
+                    self.error(
+                        raw.span(),
+                        format!("services.{name}.balancer: expected \"round_robin\", \"random\" or \"least_outstanding\", got \"{other}\""),
+                    );
+                    Balancer::RoundRobin
+                }
+            },
+        };
+        let outlier = service
+            .outlier
+            .as_ref()
+            .map(|raw| self.outlier(&format!("services.{name}.outlier"), raw));
         Service {
             name: name.to_string(),
             workers,
             queue,
             endpoints,
+            replicas,
+            balancer,
+            outlier,
+        }
+    }
+
+    /// Envoy's outlier detection with its defaults.
+    fn outlier(&mut self, path: &str, raw: &RawOutlier) -> OutlierDetection {
+        let defaults = OutlierDetection::envoy_defaults();
+        let duration =
+            |checker: &mut Self, value: &Option<Spanned<RawDuration>>, key: &str, default| {
+                value.as_ref().map_or(default, |value| {
+                    checker.duration_in(value, &format!("{path}.{key}"), true)
+                })
+            };
+        let consecutive_5xx = raw
+            .consecutive_5xx
+            .as_ref()
+            .map_or(defaults.consecutive_5xx, |count| {
+                self.count_in(count, &format!("{path}.consecutive_5xx"), 1, 1_000_000) as u32
+            });
+        let interval = duration(self, &raw.interval, "interval", defaults.interval);
+        let base_ejection_time = duration(
+            self,
+            &raw.base_ejection_time,
+            "base_ejection_time",
+            defaults.base_ejection_time,
+        );
+        let max_ejection_time = duration(
+            self,
+            &raw.max_ejection_time,
+            "max_ejection_time",
+            defaults.max_ejection_time,
+        );
+        let max_ejection_percent = raw.max_ejection_percent.as_ref().map_or(
+            defaults.max_ejection_percent,
+            |percent| {
+                let value = *percent.get_ref();
+                if !(value.is_finite() && (0.0..=100.0).contains(&value)) {
+                    self.error(
+                        percent.span(),
+                        format!("{path}.max_ejection_percent: expected a percentage from 0 to 100, got {value}"),
+                    );
+                }
+                value
+            },
+        );
+        OutlierDetection {
+            consecutive_5xx,
+            interval,
+            base_ejection_time,
+            max_ejection_time,
+            max_ejection_percent,
         }
     }
 
@@ -678,7 +856,13 @@ impl Checker {
             .ok()
     }
 
-    fn fault(&mut self, index: usize, fault: &RawFault, names: &Names) -> Option<Fault> {
+    fn fault(
+        &mut self,
+        index: usize,
+        fault: &RawFault,
+        names: &Names,
+        services: &[Service],
+    ) -> Option<Fault> {
         let path = format!("faults[{index}]");
         let kind = fault.kind.get_ref().as_str();
         let keys = [
@@ -688,16 +872,24 @@ impl Checker {
             ("status", fault.status.as_ref().map(Spanned::span)),
             ("latency", fault.latency.as_ref().map(Spanned::span)),
             ("jitter", fault.jitter.as_ref().map(Spanned::span)),
+            ("factor", fault.factor.as_ref().map(Spanned::span)),
+            ("down_for", fault.down_for.as_ref().map(Spanned::span)),
+            ("cold_start", fault.cold_start.as_ref().map(Spanned::span)),
+            ("cold_factor", fault.cold_factor.as_ref().map(Spanned::span)),
+            ("duration", fault.duration.as_ref().map(Spanned::span)),
         ];
         let own: &[&str] = match kind {
-            "hang" => &["for", "then_status"],
-            "error" => &["rate", "status"],
-            "latency" => &["latency", "jitter"],
-            "kill" | "blackhole" => &[],
+            "hang" => &["for", "then_status", "duration"],
+            "error" => &["rate", "status", "duration"],
+            "latency" => &["latency", "jitter", "duration"],
+            "slowdown" => &["factor", "duration"],
+            "kill" | "blackhole" => &["duration"],
+            // A restart's episode is its downtime and cold start.
+            "restart" => &["down_for", "cold_start", "cold_factor"],
             other => {
                 self.error(
                     fault.kind.span(),
-                    format!("{path}.kind: expected \"hang\", \"error\", \"latency\", \"kill\" or \"blackhole\", got \"{other}\""),
+                    format!("{path}.kind: expected \"hang\", \"error\", \"latency\", \"slowdown\", \"kill\", \"blackhole\" or \"restart\", got \"{other}\""),
                 );
                 return None;
             }
@@ -709,24 +901,46 @@ impl Checker {
                 format!("{path}: `{kind}` faults need `{key}` ({what})"),
             );
         };
-        let kind = match kind {
-            "hang" => {
-                let hold = match &fault.hold {
-                    Some(hold) => hold.get_ref().0,
-                    None => {
-                        needs(self, "for", "how long each request hangs");
-                        SimDuration::ZERO
-                    }
-                };
-                let status = match &fault.then_status {
-                    Some(status) => self.status(status, &format!("{path}.then_status")),
-                    None => {
-                        needs(self, "then_status", "what it answers after hanging");
-                        STATUS_HANDLER_ERROR
-                    }
-                };
-                FaultKind::Hang { hold, status }
+        let factor_at_least_one = |checker: &mut Self, raw: &Spanned<f64>, key: &str| {
+            let value = *raw.get_ref();
+            if !(value.is_finite() && (1.0..=1000.0).contains(&value)) {
+                checker.error(
+                    raw.span(),
+                    format!("{path}.{key}: expected a factor from 1 to 1000 (how many times longer work takes), got {value}"),
+                );
+                return 1.0;
             }
+            value
+        };
+        let kind = match kind {
+            "hang" => match fault.hold.as_ref().map(|hold| *hold.get_ref()) {
+                Some(RawHold::Forever) => {
+                    if let Some(status) = &fault.then_status {
+                        self.error(
+                            status.span(),
+                            format!("{path}.then_status: a hang `for = \"forever\"` never answers, so it has no status"),
+                        );
+                    }
+                    FaultKind::HangForever
+                }
+                hold => {
+                    let hold = match hold {
+                        Some(RawHold::For(hold)) => hold,
+                        _ => {
+                            needs(self, "for", "how long each request hangs, or \"forever\"");
+                            SimDuration::ZERO
+                        }
+                    };
+                    let status = match &fault.then_status {
+                        Some(status) => self.status(status, &format!("{path}.then_status")),
+                        None => {
+                            needs(self, "then_status", "what it answers after hanging");
+                            STATUS_HANDLER_ERROR
+                        }
+                    };
+                    FaultKind::Hang { hold, status }
+                }
+            },
             "error" => {
                 let probability = match &fault.rate {
                     Some(rate) => {
@@ -770,14 +984,92 @@ impl Checker {
                     high: latency + jitter,
                 }
             }
+            "slowdown" => {
+                let factor = match &fault.factor {
+                    Some(factor) => factor_at_least_one(self, factor, "factor"),
+                    None => {
+                        needs(self, "factor", "how many times longer work takes, e.g. 3");
+                        1.0
+                    }
+                };
+                FaultKind::Slowdown { factor }
+            }
+            "restart" => {
+                let down_for = match &fault.down_for {
+                    Some(down) => self.duration_in(down, &format!("{path}.down_for"), true),
+                    None => {
+                        needs(
+                            self,
+                            "down_for",
+                            "how long the replica is gone, e.g. \"20s\"",
+                        );
+                        SimDuration::ZERO
+                    }
+                };
+                let cold_start = fault.cold_start.as_ref().map_or(SimDuration::ZERO, |cold| {
+                    self.duration_in(cold, &format!("{path}.cold_start"), false)
+                });
+                let cold_factor = match &fault.cold_factor {
+                    Some(factor) => factor_at_least_one(self, factor, "cold_factor"),
+                    None if cold_start > SimDuration::ZERO => {
+                        needs(
+                            self,
+                            "cold_factor",
+                            "how many times slower work runs while cold, e.g. 3",
+                        );
+                        1.0
+                    }
+                    None => 1.0,
+                };
+                FaultKind::Restart {
+                    down_for,
+                    cold_start,
+                    cold_factor,
+                }
+            }
             "kill" => FaultKind::Kill,
             _ => FaultKind::Blackhole,
         };
+        let (from, until, repeat) = self.fault_window(&path, fault, kind);
+        let service = self.service_ref(&fault.target, names, &format!("{path}.target"))?;
+        let replicas = services.get(service.0 as usize).map_or(1, |s| s.replicas);
+        let replicas_hit = match &fault.replicas_percent {
+            None => replicas,
+            Some(percent) => {
+                let value = *percent.get_ref();
+                if !(value > 0.0 && value <= 100.0) {
+                    self.error(
+                        percent.span(),
+                        format!("{path}.replicas_percent: expected a share of replicas in (0, 100], got {value}"),
+                    );
+                }
+                // Litmus hits at least one pod.
+                ((value / 100.0 * f64::from(replicas)).round() as u32).clamp(1, replicas)
+            }
+        };
+        Some(Fault {
+            service,
+            kind,
+            from: SimTime::ZERO + from,
+            until,
+            repeat,
+            replicas_hit,
+        })
+    }
+
+    /// When a fault acts: `from`, then `until` or for `duration`, once or `every` so
+    /// often. A restart's episode is its downtime and cold start.
+    fn fault_window(
+        &mut self,
+        path: &str,
+        fault: &RawFault,
+        kind: FaultKind,
+    ) -> (SimDuration, Option<SimTime>, Option<Repeat>) {
         let from = fault
             .from
             .as_ref()
             .map_or(SimDuration::ZERO, |from| from.get_ref().0);
-        let until = fault.until.as_ref().map(|until| {
+        let mut until = fault.until.as_ref().map(|until| {
             if until.get_ref().0 <= from {
                 self.error(
                     until.span(),
@@ -789,13 +1081,53 @@ impl Checker {
             }
             SimTime::ZERO + until.get_ref().0
         });
-        let service = self.service_ref(&fault.target, names, &format!("{path}.target"))?;
-        Some(Fault {
-            service,
-            kind,
-            from: SimTime::ZERO + from,
-            until,
-        })
+        let lasting = match kind {
+            FaultKind::Restart {
+                down_for,
+                cold_start,
+                ..
+            } => Some(down_for + cold_start),
+            _ => fault
+                .duration
+                .as_ref()
+                .map(|duration| self.duration_in(duration, &format!("{path}.duration"), true)),
+        };
+        let Some(every) = &fault.every else {
+            if let (Some(duration), Some(raw_until)) = (&fault.duration, &fault.until) {
+                self.error(
+                    duration.span(),
+                    format!(
+                        "{path}.duration: give `until` or `duration`, not both (`until` is at {})",
+                        raw_until.get_ref().0
+                    ),
+                );
+            }
+            if until.is_none() {
+                until = lasting.map(|lasting| SimTime::ZERO + from + lasting);
+            }
+            return (from, until, None);
+        };
+        let every_value = self.duration_in(every, &format!("{path}.every"), true);
+        let Some(lasting) = lasting else {
+            self.error(
+                every.span(),
+                format!(
+                    "{path}.every: a repeating fault needs `duration`, how long each episode lasts"
+                ),
+            );
+            return (from, until, None);
+        };
+        if lasting > every_value {
+            self.error(
+                every.span(),
+                format!("{path}.every: each episode lasts {lasting}, longer than the {every_value} between their starts"),
+            );
+        }
+        let repeat = (every_value > SimDuration::ZERO).then_some(Repeat {
+            every: every_value,
+            lasting,
+        });
+        (from, until, repeat)
     }
 
     fn hypothesis(

@@ -69,9 +69,35 @@ pub struct RawLoad {
     /// `open` only: requests per second.
     #[serde(default)]
     pub rate: Option<Spanned<f64>>,
-    pub target: Spanned<String>,
+    /// `open` only: changes of the rate over time.
+    #[serde(default)]
+    pub schedule: Option<Spanned<Vec<RawRateChange>>>,
+    /// One endpoint for every request, or else `tasks`.
+    #[serde(default)]
+    pub target: Option<Spanned<String>>,
+    #[serde(default)]
+    pub tasks: Option<Spanned<Vec<RawTask>>>,
     #[serde(default)]
     pub timeout: Option<Spanned<RawDuration>>,
+}
+
+/// `{ at = "60s", rate = 200, ramp = "10s" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateChange {
+    pub at: Spanned<RawDuration>,
+    pub rate: Spanned<f64>,
+    #[serde(default)]
+    pub ramp: Option<Spanned<RawDuration>>,
+}
+
+/// `{ target = "shop/browse", weight = 3 }`: Locust's weighted `@task`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTask {
+    pub target: Spanned<String>,
+    #[serde(default)]
+    pub weight: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +121,30 @@ pub struct RawService {
     pub queue: Option<Spanned<RawCapacity>>,
     #[serde(default)]
     pub endpoints: BTreeMap<String, RawEndpoint>,
+    #[serde(default)]
+    pub replicas: Option<Spanned<i64>>,
+    /// "round_robin" (default), "random" or "least_outstanding".
+    #[serde(default)]
+    pub balancer: Option<Spanned<String>>,
+    /// Not spanned (a table); its leaves are.
+    #[serde(default)]
+    pub outlier: Option<RawOutlier>,
+}
+
+/// Envoy's `outlier_detection`, consecutive-5xx detector; every key has Envoy's default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutlier {
+    #[serde(default)]
+    pub consecutive_5xx: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub interval: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub base_ejection_time: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub max_ejection_time: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub max_ejection_percent: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -335,7 +385,7 @@ pub struct RawFault {
     pub kind: Spanned<String>,
     /// `hang` only.
     #[serde(default, rename = "for")]
-    pub hold: Option<Spanned<RawDuration>>,
+    pub hold: Option<Spanned<RawHold>>,
     /// `hang` only.
     #[serde(default)]
     pub then_status: Option<Spanned<i64>>,
@@ -351,10 +401,55 @@ pub struct RawFault {
     /// `latency` only: the delay varies uniformly by up to this much either way.
     #[serde(default)]
     pub jitter: Option<Spanned<RawDuration>>,
+    /// `slowdown` only: how many times longer work takes.
+    #[serde(default)]
+    pub factor: Option<Spanned<f64>>,
+    /// `restart` only.
+    #[serde(default)]
+    pub down_for: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub cold_start: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub cold_factor: Option<Spanned<f64>>,
+    /// Percent of the target's replicas hit (Litmus' `PODS_AFFECTED_PERC`).
+    #[serde(default)]
+    pub replicas_percent: Option<Spanned<f64>>,
     #[serde(default)]
     pub from: Option<Spanned<RawDuration>>,
     #[serde(default)]
     pub until: Option<Spanned<RawDuration>>,
+    /// How long the fault (or each episode of it) lasts; the other way to say `until`.
+    #[serde(default)]
+    pub duration: Option<Spanned<RawDuration>>,
+    /// Repeat an episode this often (Litmus' `CHAOS_INTERVAL`).
+    #[serde(default)]
+    pub every: Option<Spanned<RawDuration>>,
+}
+
+/// How long a hang holds the worker: a duration, or `"forever"` (no answer at all).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawHold {
+    For(SimDuration),
+    Forever,
+}
+
+impl<'de> Deserialize<'de> for RawHold {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct HoldVisitor;
+        impl Visitor<'_> for HoldVisitor {
+            type Value = RawHold;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration string such as \"30s\", or \"forever\"")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<RawHold, E> {
+                if text == "forever" {
+                    return Ok(RawHold::Forever);
+                }
+                parse_duration(text).map(RawHold::For).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(HoldVisitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]

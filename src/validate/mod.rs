@@ -116,20 +116,26 @@ pub fn model_of(scenario: &Scenario) -> Result<Model, String> {
     if !scenario.faults.is_empty() {
         return Err("a validation scenario has no faults".into());
     }
+    if service.replicas != 1 {
+        return Err("a validation service has one replica".into());
+    }
+    if matches!(&scenario.load.model, LoadModel::Open { schedule, .. } if !schedule.is_empty()) {
+        return Err("a validation scenario's arrival rate is constant (no `schedule`)".into());
+    }
     let mean = work.mean_secs();
     let Capacity::Bounded(c) = service.workers else {
         return Err("a validation service has a bounded number of workers".into());
     };
     match (&scenario.load.model, work, service.queue) {
-        (LoadModel::Open { rate }, Distribution::Exponential { .. }, Capacity::Unbounded) => {
+        (LoadModel::Open { rate, .. }, Distribution::Exponential { .. }, Capacity::Unbounded) => {
             check_stable(*rate * mean, c)?;
             Ok(Model { prediction: theory::mmc(*rate, mean, c), kind: if c == 1 { "M/M/1" } else { "M/M/c" } })
         }
-        (LoadModel::Open { rate }, Distribution::Exponential { .. }, Capacity::Bounded(queue)) => Ok(Model {
+        (LoadModel::Open { rate, .. }, Distribution::Exponential { .. }, Capacity::Bounded(queue)) => Ok(Model {
             prediction: theory::mmck(*rate, mean, c, queue),
             kind: if queue == 0 { "M/M/c/c" } else { "M/M/c/K" },
         }),
-        (LoadModel::Open { rate }, _, Capacity::Unbounded) if c == 1 => {
+        (LoadModel::Open { rate, .. }, _, Capacity::Unbounded) if c == 1 => {
             check_stable(*rate * mean, 1)?;
             let second = second_moment(work).ok_or("no closed form for this service distribution")?;
             let kind = if matches!(work, Distribution::Constant(_)) { "M/D/1" } else { "M/G/1" };

@@ -82,9 +82,15 @@ impl<'a> Simulation<'a> {
     /// Connects to the target (with its permit, if the call has a bulkhead).
     pub(super) fn connect_call(&mut self, key: JobKey, call: &Call, ticket: Option<Ticket>) {
         let now = self.now();
-        let unreachable = self.connection_fault(call.target.service);
+        let target = call.target.service;
+        let replica = self.route(target);
+        let unreachable = self.connection_fault(target, replica);
+        if unreachable.is_some() {
+            self.unroute(target, replica);
+        }
         if unreachable == Some(Unreachable::Refused) {
             self.release_permit(key);
+            self.observe_replica(target, replica, true);
             self.record_breaker(call, ticket, now, Outcome::Connection);
             self.call_failed(key, call, CallFailure::Refused);
             return;
@@ -113,14 +119,18 @@ impl<'a> Simulation<'a> {
         });
         self.jobs[key].call = Some(PendingCall {
             epoch,
+            replica,
             started: now,
             timer,
             ticket,
         });
         if !connecting {
-            let child =
-                self.jobs
-                    .insert(Job::new(call.target, Parent::Call { job: key, epoch }, now));
+            let child = self.jobs.insert(Job::new(
+                call.target,
+                replica,
+                Parent::Call { job: key, epoch },
+                now,
+            ));
             self.queue.schedule(now, Event::Arrive(child));
         }
     }
@@ -195,6 +205,7 @@ impl<'a> Simulation<'a> {
             self.queue.cancel(timer);
         }
         let call = self.current_call(key);
+        self.observe_replica(call.target.service, pending.replica, answer.status >= 500);
         let outcome = Outcome::Status(answer.status);
         self.record_breaker(call, pending.ticket, pending.started, outcome);
         if answer.is_success() {
@@ -218,6 +229,7 @@ impl<'a> Simulation<'a> {
         };
         self.release_permit(key);
         let call = self.current_call(key);
+        self.observe_replica(call.target.service, pending.replica, true);
         let outcome = if connecting {
             Outcome::Connection
         } else {

@@ -14,6 +14,7 @@
 mod bulkheads;
 mod calls;
 mod probes;
+mod replicas;
 mod services;
 mod summary;
 mod timeline;
@@ -31,7 +32,7 @@ use crate::retry::Budget;
 use crate::spec::{BreakerId, BulkheadId, EndpointRef, Scenario, ServiceId};
 
 use probes::ProbeRunner;
-use services::ServiceState;
+use services::{ServiceState, Unreachable};
 use timeline::TimelineRecorder;
 use users::{Client, OpenSource, User, UserStats};
 
@@ -84,6 +85,10 @@ enum Event {
         connecting: bool,
     },
     WindowEnd,
+    /// Envoy's outlier-detection interval timer for a service.
+    OutlierSweep {
+        service: ServiceId,
+    },
     BreakerWake {
         breaker: BreakerId,
     },
@@ -123,6 +128,8 @@ enum Parent {
 #[derive(Clone, Copy, Debug)]
 struct PendingCall {
     epoch: u32,
+    /// The replica of the target that the attempt went to.
+    replica: u32,
     started: SimTime,
     timer: Option<TimerId>,
     ticket: Option<Ticket>,
@@ -131,6 +138,8 @@ struct PendingCall {
 #[derive(Clone, Debug)]
 struct Job {
     endpoint: EndpointRef,
+    /// Which replica of the endpoint's service runs the job.
+    replica: u32,
     parent: Parent,
     arrived: SimTime,
     step: u32,
@@ -146,9 +155,10 @@ struct Job {
 }
 
 impl Job {
-    fn new(endpoint: EndpointRef, parent: Parent, arrived: SimTime) -> Self {
+    fn new(endpoint: EndpointRef, replica: u32, parent: Parent, arrived: SimTime) -> Self {
         Job {
             endpoint,
+            replica,
             parent,
             arrived,
             step: 0,
@@ -234,6 +244,7 @@ pub struct Simulation<'a> {
     users: Vec<User>,
     open: Option<OpenSource>,
     services: Vec<ServiceState>,
+    routers: Vec<replicas::Router>,
     breakers: Vec<Breaker>,
     bulkheads: Vec<bulkheads::BulkheadState>,
     /// The wake-up time last scheduled for each breaker (resilience4j's timers).
@@ -249,6 +260,10 @@ pub struct Simulation<'a> {
     /// `[service][endpoint][step]`: the retry budget of each call step that has one.
     budgets: Vec<Vec<Vec<Option<Budget>>>>,
     stats: UserStats,
+    /// Which task each request runs, when the load has several.
+    task_rng: RngStream,
+    /// Per task, when the load has several (Locust's per-name rows).
+    task_stats: Option<Vec<users::TaskStats>>,
     /// Every completed user request, failures included (as Locust counts them).
     latency: LatencyHistogram,
     timeline: TimelineRecorder,
@@ -303,6 +318,16 @@ impl<'a> Simulation<'a> {
             .map(|spec| Breaker::new(&spec.kind, SimTime::ZERO))
             .collect();
         let breaker_wakes = vec![None; breakers.len()];
+        for (index, service) in scenario.services.iter().enumerate() {
+            if let Some(outlier) = service.outlier {
+                queue.schedule(
+                    SimTime::ZERO + outlier.interval,
+                    Event::OutlierSweep {
+                        service: ServiceId(index as u32),
+                    },
+                );
+            }
+        }
         let timeline = TimelineRecorder::new(scenario, &mut queue);
         let probes = scenario
             .hypothesis
@@ -316,8 +341,15 @@ impl<'a> Simulation<'a> {
             jobs: SlotMap::with_key(),
             users,
             open,
-            services: (0..scenario.services.len())
-                .map(|_| ServiceState::default())
+            services: scenario
+                .services
+                .iter()
+                .map(|service| ServiceState::new(service.replicas))
+                .collect(),
+            routers: scenario
+                .services
+                .iter()
+                .map(|service| replicas::Router::new(seed, &service.name))
                 .collect(),
             breakers,
             bulkheads: scenario
@@ -332,6 +364,15 @@ impl<'a> Simulation<'a> {
             retry_rngs,
             budgets,
             stats: UserStats::default(),
+            task_rng: RngStream::new(seed, "load/tasks"),
+            task_stats: (scenario.load.tasks.len() > 1).then(|| {
+                scenario
+                    .load
+                    .tasks
+                    .iter()
+                    .map(|_| users::TaskStats::default())
+                    .collect()
+            }),
             latency: LatencyHistogram::new(),
             timeline,
             probes,
@@ -408,6 +449,7 @@ impl<'a> Simulation<'a> {
                 connecting,
             } => self.call_timed_out(job, epoch, connecting),
             Event::WindowEnd => self.close_window(),
+            Event::OutlierSweep { service } => self.outlier_sweep(service),
             Event::BreakerWake { breaker } => self.breaker_woke(breaker),
             Event::ProbePhase { after } => self.start_probe_phase(after),
             Event::ProbeTimeout { seq } => self.probe_timed_out(seq),
@@ -424,6 +466,21 @@ impl<'a> Simulation<'a> {
             Some(_) => self.queue.now(),
             None => self.horizon,
         }
+    }
+
+    /// Sends a request from outside the services (a user, a probe) to `target`,
+    /// through its balancer. Returns why it could not connect, if it could not.
+    fn send_request(&mut self, target: EndpointRef, parent: Parent) -> Option<Unreachable> {
+        let replica = self.route(target.service);
+        if let Some(unreachable) = self.connection_fault(target.service, replica) {
+            self.unroute(target.service, replica);
+            return Some(unreachable);
+        }
+        let job = self
+            .jobs
+            .insert(Job::new(target, replica, parent, self.now()));
+        self.arrive(job);
+        None
     }
 
     /// Sends the answer of a finished (or rejected) job to whoever waits for it.

@@ -10,7 +10,7 @@ use sim_core::{EventQueue, SimDuration, SimTime, TimerId};
 
 use super::services::Unreachable;
 use super::users::UserOutcome;
-use super::{Answer, Event, Job, Parent, Simulation, STATUS_NO_CONNECTION};
+use super::{Answer, Event, Parent, Simulation, STATUS_NO_CONNECTION};
 use crate::report::{round_to, HypothesisReport, JournalEntry};
 use crate::spec::{FaultKind, Hypothesis, ProbeKind, Scenario};
 
@@ -82,10 +82,31 @@ impl ProbeRunner {
                     }
                     FaultKind::Kill => format!("kill {service} (connections refused)"),
                     FaultKind::Blackhole => format!("blackhole {service} (connections time out)"),
+                    FaultKind::HangForever => format!("hang {service} (never answers)"),
+                    FaultKind::Restart {
+                        down_for,
+                        cold_start,
+                        cold_factor,
+                    } => format!(
+                        "restart {service} (down {down_for}, then {cold_factor}x slower for {cold_start})"
+                    ),
+                    FaultKind::Slowdown { factor } => {
+                        format!("slow {service}'s CPU ({factor}x slower work)")
+                    }
                 };
+                let replicas = scenario.service(fault.service).replicas;
+                let share = if fault.replicas_hit < replicas {
+                    format!(" on {} of {replicas} replicas", fault.replicas_hit)
+                } else {
+                    String::new()
+                };
+                let repeat = fault.repeat.map_or(String::new(), |repeat| {
+                    format!(", {} every {}", repeat.lasting, repeat.every)
+                });
                 let until = fault.until.map_or(String::new(), |until| {
                     format!(" until {}", until.since(SimTime::ZERO))
                 });
+                let until = format!("{share}{repeat}{until}");
                 (
                     fault.from,
                     ORDER_FAULT,
@@ -266,17 +287,11 @@ impl Simulation<'_> {
                         sent: now,
                         timer,
                     });
-                    match self.connection_fault(target.service) {
+                    match self.send_request(*target, Parent::Probe { seq }) {
                         Some(Unreachable::Refused) => {
                             self.probe_answered(seq, Answer::error(STATUS_NO_CONNECTION));
                         }
-                        Some(Unreachable::Blackholed) => {}
-                        None => {
-                            let job =
-                                self.jobs
-                                    .insert(Job::new(*target, Parent::Probe { seq }, now));
-                            self.arrive(job);
-                        }
+                        Some(Unreachable::Blackholed) | None => {}
                     }
                     return;
                 }

@@ -1,17 +1,18 @@
 //! Services: worker pools with a FIFO queue, endpoints as steps, and the faults that
 //! act on a service.
 
-use std::collections::VecDeque;
-
 use sim_core::{SimDuration, SimTime};
 
+use super::replicas::ReplicaState;
 use super::{Answer, Event, Immediate, JobKey, Simulation};
 use crate::spec::{EndpointRef, FaultKind, ServiceId, Step};
 
 #[derive(Default)]
 pub(super) struct ServiceState {
+    /// Busy workers and queued jobs over all replicas.
     pub(super) busy: u64,
-    pub(super) queue: VecDeque<JobKey>,
+    pub(super) queued: u64,
+    pub(super) replicas: Vec<ReplicaState>,
     pub(super) arrivals: u64,
     pub(super) rejected: u64,
     pub(super) completed: u64,
@@ -47,12 +48,19 @@ pub(super) struct Measured {
 }
 
 impl ServiceState {
+    pub(super) fn new(replicas: u32) -> Self {
+        ServiceState {
+            replicas: (0..replicas).map(|_| ReplicaState::default()).collect(),
+            ..ServiceState::default()
+        }
+    }
+
     /// Brings the time integrals up to `now`; call before every change of `busy` or
     /// of the queue's length.
     pub(super) fn account_until(&mut self, now: SimTime) {
         let elapsed = u128::from(now.since(self.last_change).as_nanos());
         self.busy_area_ns += u128::from(self.busy) * elapsed;
-        self.queue_area_ns += self.queue.len() as u128 * elapsed;
+        self.queue_area_ns += u128::from(self.queued) * elapsed;
         self.last_change = now;
     }
 }
@@ -65,20 +73,35 @@ pub(super) enum Unreachable {
 }
 
 impl Simulation<'_> {
-    /// The fault, if any, that stops connections to `service` now.
-    pub(super) fn connection_fault(&self, service: ServiceId) -> Option<Unreachable> {
+    /// The fault, if any, that stops connections to this replica of `service` now.
+    pub(super) fn connection_fault(&self, service: ServiceId, replica: u32) -> Option<Unreachable> {
         let now = self.now();
         self.faults_by_service[service.0 as usize]
             .iter()
             .map(|&index| &self.scenario.faults[index])
-            .filter(|fault| fault.active_at(now))
-            .find_map(|fault| match fault.kind {
-                FaultKind::Kill => Some(Unreachable::Refused),
-                FaultKind::Blackhole => Some(Unreachable::Blackholed),
-                FaultKind::Hang { .. } | FaultKind::Error { .. } | FaultKind::Latency { .. } => {
-                    None
+            .filter(|fault| fault.hits(replica))
+            .find_map(|fault| {
+                let into = fault.into_episode(now)?;
+                match fault.kind {
+                    FaultKind::Kill => Some(Unreachable::Refused),
+                    FaultKind::Restart { down_for, .. } if into < down_for => {
+                        Some(Unreachable::Refused)
+                    }
+                    FaultKind::Blackhole => Some(Unreachable::Blackholed),
+                    _ => None,
                 }
             })
+    }
+
+    /// How many times slower work runs on this replica now (CPU slowdown, cold start).
+    fn work_factor(&self, service: ServiceId, replica: u32) -> f64 {
+        let now = self.now();
+        self.faults_by_service[service.0 as usize]
+            .iter()
+            .map(|&index| &self.scenario.faults[index])
+            .filter(|fault| fault.hits(replica))
+            .filter_map(|fault| Some(fault.kind.work_factor(fault.into_episode(now)?)))
+            .product()
     }
 
     /// Whether a job that arrived at `arrived` counts in steady-state statistics.
@@ -99,18 +122,25 @@ impl Simulation<'_> {
     pub(super) fn arrive(&mut self, key: JobKey) {
         let now = self.now();
         let service_id = self.jobs[key].endpoint.service;
+        let replica_index = self.jobs[key].replica as usize;
         let measured = self.measured(self.jobs[key].arrived);
         let spec = self.scenario.service(service_id);
         let state = &mut self.services[service_id.0 as usize];
         state.arrivals += 1;
         state.measured.arrivals += u64::from(measured);
-        if spec.workers.admits(state.busy) {
+        let replica = &mut state.replicas[replica_index];
+        replica.arrivals += 1;
+        if spec.workers.admits(replica.busy) {
             self.start(key);
-        } else if spec.queue.admits(state.queue.len() as u64) {
+        } else if spec.queue.admits(replica.queue.len() as u64) {
+            replica.queue.push_back(key);
+            replica.queue_max = replica.queue_max.max(replica.queue.len() as u64);
             state.account_until(now);
-            state.queue.push_back(key);
-            state.queue_max = state.queue_max.max(state.queue.len() as u64);
+            state.queued += 1;
+            state.queue_max = state.queue_max.max(state.queued);
         } else {
+            replica.rejected += 1;
+            replica.outstanding -= 1;
             state.rejected += 1;
             state.measured.rejected += u64::from(measured);
             let job = self.jobs.remove(key).expect("arriving job exists");
@@ -128,6 +158,7 @@ impl Simulation<'_> {
         let arrived = self.jobs[key].arrived;
         let measured = self.measured(arrived);
         let service_id = self.jobs[key].endpoint.service;
+        let replica_index = self.jobs[key].replica as usize;
         let state = &mut self.services[service_id.0 as usize];
         if measured {
             let wait = now.since(arrived);
@@ -138,6 +169,9 @@ impl Simulation<'_> {
         state.account_until(now);
         state.busy += 1;
         state.busy_max = state.busy_max.max(state.busy);
+        let replica = &mut state.replicas[replica_index];
+        replica.busy += 1;
+        replica.busy_max = replica.busy_max.max(replica.busy);
         self.agenda.push_back(Immediate::Begin(key));
     }
 
@@ -147,27 +181,37 @@ impl Simulation<'_> {
     pub(super) fn begin(&mut self, key: JobKey) {
         let now = self.now();
         let service_id = self.jobs[key].endpoint.service;
+        let replica = self.jobs[key].replica;
         let scenario = self.scenario;
         let faults = &self.faults_by_service[service_id.0 as usize];
         if faults.is_empty() {
             self.advance(key);
             return;
         }
-        let active = |index: usize| scenario.faults[index].active_at(now);
+        let active = |index: usize| {
+            let fault = &scenario.faults[index];
+            fault.hits(replica) && fault.active_at(now)
+        };
         let kind = |index: usize| scenario.faults[index].kind;
-        if let Some((hold, status)) =
-            faults
-                .iter()
-                .copied()
-                .filter(|&i| active(i))
-                .find_map(|i| match kind(i) {
-                    FaultKind::Hang { hold, status } => Some((hold, status)),
-                    _ => None,
-                })
-        {
-            self.queue
-                .schedule(now + hold, Event::HangDone { job: key, status });
-            return;
+        let hang = faults
+            .iter()
+            .copied()
+            .filter(|&i| active(i))
+            .find_map(|i| match kind(i) {
+                FaultKind::Hang { hold, status } => Some(Some((hold, status))),
+                FaultKind::HangForever => Some(None),
+                _ => None,
+            });
+        match hang {
+            Some(Some((hold, status))) => {
+                self.queue
+                    .schedule(now + hold, Event::HangDone { job: key, status });
+                return;
+            }
+            // The worker stays taken and nothing is scheduled: only the caller's
+            // timeout ends the wait.
+            Some(None) => return,
+            None => {}
         }
         let count = faults.len();
         let mut delay = SimDuration::ZERO;
@@ -195,7 +239,12 @@ impl Simulation<'_> {
                     };
                     delay = delay + SimDuration(low.as_nanos() + extra);
                 }
-                FaultKind::Hang { .. } | FaultKind::Kill | FaultKind::Blackhole => {}
+                FaultKind::Hang { .. }
+                | FaultKind::HangForever
+                | FaultKind::Kill
+                | FaultKind::Blackhole
+                | FaultKind::Restart { .. }
+                | FaultKind::Slowdown { .. } => {}
             }
         }
         if delay > SimDuration::ZERO {
@@ -218,9 +267,16 @@ impl Simulation<'_> {
             }
             Some(Step::Work(distribution)) => {
                 let EndpointRef { service, endpoint } = job.endpoint;
+                let replica = job.replica;
                 let rng =
                     &mut self.work_rngs[service.0 as usize][endpoint as usize][job.step as usize];
-                let duration = distribution.sample(rng);
+                let mut duration = distribution.sample(rng);
+                if !self.faults_by_service[service.0 as usize].is_empty() {
+                    let factor = self.work_factor(service, replica);
+                    if factor != 1.0 {
+                        duration = SimDuration::from_secs_f64(duration.as_secs_f64() * factor);
+                    }
+                }
                 self.queue.schedule(now + duration, Event::WorkDone(key));
             }
             Some(Step::Call(call)) => self.start_call(key, call),
@@ -242,7 +298,12 @@ impl Simulation<'_> {
         }
         state.account_until(now);
         state.busy -= 1;
-        if let Some(next) = state.queue.pop_front() {
+        let replica = &mut state.replicas[job.replica as usize];
+        replica.busy -= 1;
+        replica.completed += 1;
+        replica.outstanding -= 1;
+        if let Some(next) = replica.queue.pop_front() {
+            state.queued -= 1;
             self.start(next);
         }
         self.agenda.push_back(Immediate::Deliver {

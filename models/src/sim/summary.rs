@@ -5,10 +5,10 @@ use sim_core::SimDuration;
 use super::services::ServiceState;
 use super::{per_window, Simulation};
 use crate::report::{
-    round_to, BreakerReport, LatencySummary, RunReport, ServiceReport, SteadyState, Timeline,
-    TransitionReport,
+    round_to, BreakerReport, LatencySummary, RunReport, ServiceReport, SteadyState, TaskReport,
+    Timeline, TransitionReport,
 };
-use crate::spec::{Capacity, Service};
+use crate::spec::{Capacity, Service, ServiceId};
 
 impl Simulation<'_> {
     pub(super) fn report(&mut self) -> RunReport {
@@ -42,11 +42,15 @@ impl Simulation<'_> {
                 .as_nanos()
                 .saturating_sub(scenario.warmup.as_nanos()),
         );
+        let replicas: Vec<_> = (0..scenario.services.len())
+            .map(|index| self.replica_reports(ServiceId(index as u32)))
+            .collect();
         let services = scenario
             .services
             .iter()
             .zip(self.services.iter_mut())
-            .map(|(spec, state)| {
+            .zip(replicas)
+            .map(|((spec, state), replicas)| {
                 state.account_until(end);
                 ServiceReport {
                     name: spec.name.clone(),
@@ -60,6 +64,7 @@ impl Simulation<'_> {
                     busy_mean: round_to(per_window(state.busy_area_ns, run_length), 3),
                     queue_max: state.queue_max,
                     steady: steady_state(spec, state, measured_length),
+                    replicas,
                 }
             })
             .collect();
@@ -83,10 +88,36 @@ impl Simulation<'_> {
             .collect();
         let latency = self.latency_summary();
         let hypothesis = self.hypothesis_report();
+        let ms = |d: SimDuration| round_to(d.as_millis_f64(), 3);
+        let tasks = self.task_stats.as_ref().map_or(Vec::new(), |stats| {
+            scenario
+                .load
+                .tasks
+                .iter()
+                .zip(stats)
+                .map(|(task, stats)| TaskReport {
+                    target: scenario.endpoint_path(task.target),
+                    weight: task.weight,
+                    completed: stats.completed,
+                    failures: stats.failures,
+                    latency_mean_ms: ms(stats.latency.mean()),
+                    latency_p50_ms: ms(stats.latency.quantile(0.50)),
+                    latency_p95_ms: ms(stats.latency.quantile(0.95)),
+                    latency_p99_ms: ms(stats.latency.quantile(0.99)),
+                })
+                .collect()
+        });
         let stats = &self.stats;
         RunReport {
             name: scenario.name.clone(),
-            target: scenario.endpoint_path(scenario.load.target),
+            target: scenario
+                .load
+                .tasks
+                .iter()
+                .map(|task| scenario.endpoint_path(task.target))
+                .collect::<Vec<_>>()
+                .join(", "),
+            tasks,
             requests: stats.issued,
             ok: stats.ok,
             degraded: stats.degraded,

@@ -4,15 +4,19 @@
 
 use std::collections::BTreeMap;
 
-use sim_core::{Distribution, EventQueue, RngStream, SimDuration, SimTime, TimerId};
+use sim_core::{
+    Distribution, EventQueue, LatencyHistogram, RngStream, SimDuration, SimTime, TimerId,
+};
 use slotmap::SlotMap;
 
-use super::{Answer, Event, Job, OpenKey, Parent, RequestRecord, Simulation, STATUS_NO_CONNECTION};
+use super::{Answer, Event, OpenKey, Parent, RequestRecord, Simulation, STATUS_NO_CONNECTION};
 use crate::spec::{spawn_time, LoadModel, Scenario, Think};
 
 pub(super) struct Outstanding {
     seq: u32,
     id: u64,
+    /// Index into the load's tasks.
+    task: u32,
     issued: SimTime,
     timer: Option<TimerId>,
 }
@@ -35,7 +39,12 @@ impl User {
 /// The open-loop source: its arrival stream and the requests it has not heard back on.
 pub(super) struct OpenSource {
     arrival_rng: RngStream,
+    /// Gaps at the highest rate the schedule reaches (the only rate without one).
     gap: Distribution,
+    peak_rate: f64,
+    base_rate: f64,
+    schedule: Vec<crate::spec::RateChange>,
+    horizon: SimTime,
     pub(super) outstanding: SlotMap<OpenKey, Outstanding>,
 }
 
@@ -56,6 +65,22 @@ pub(super) struct UserStats {
     pub(super) errors_by_status: BTreeMap<u16, u64>,
     pub(super) last_completion: SimTime,
     pub(super) waiting: u64,
+}
+
+/// One task's completed requests.
+#[derive(Default)]
+pub(super) struct TaskStats {
+    pub(super) completed: u64,
+    pub(super) failures: u64,
+    pub(super) latency: LatencyHistogram,
+}
+
+impl TaskStats {
+    fn record(&mut self, latency: SimDuration, failed: bool) {
+        self.completed += 1;
+        self.failures += u64::from(failed);
+        self.latency.record(latency);
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,24 +148,50 @@ pub(super) fn spawn(
                 .collect();
             (users, None)
         }
-        LoadModel::Open { rate } => {
-            let mean_gap = SimDuration::from_secs_f64(1.0 / rate);
+        LoadModel::Open { rate, schedule } => {
+            let peak_rate = schedule
+                .iter()
+                .map(|change| change.rate)
+                .fold(*rate, f64::max);
+            let mean_gap = SimDuration::from_secs_f64(1.0 / peak_rate);
             let mut source = OpenSource {
                 arrival_rng: RngStream::new(scenario.seed, "load/arrivals"),
                 gap: Distribution::exponential(mean_gap)
                     .expect("validated rate gives a gap above 0"),
+                peak_rate,
+                base_rate: *rate,
+                schedule: schedule.clone(),
+                horizon,
                 outstanding: SlotMap::with_key(),
             };
-            queue.schedule(SimTime::ZERO + source.next_gap(), Event::OpenArrival);
+            if let Some(first) = source.next_arrival(SimTime::ZERO) {
+                queue.schedule(first, Event::OpenArrival);
+            }
             (Vec::new(), Some(source))
         }
     }
 }
 
 impl OpenSource {
-    /// Exponential gaps: a Poisson process.
-    fn next_gap(&mut self) -> SimDuration {
-        self.gap.sample(&mut self.arrival_rng)
+    /// The next arrival after `now`, if it falls within the run. Exponential gaps
+    /// make a Poisson process; with a schedule, candidates at the peak rate are kept
+    /// with probability rate(t) / peak (Lewis and Shedler's thinning), which is
+    /// exact for any rate curve below the peak.
+    fn next_arrival(&mut self, now: SimTime) -> Option<SimTime> {
+        let mut at = now;
+        loop {
+            at += self.gap.sample(&mut self.arrival_rng);
+            if at > self.horizon {
+                return None;
+            }
+            if self.schedule.is_empty() {
+                return Some(at);
+            }
+            let rate = crate::spec::rate_at(self.base_rate, &self.schedule, at);
+            if self.arrival_rng.next_f64() * self.peak_rate < rate {
+                return Some(at);
+            }
+        }
     }
 }
 
@@ -154,9 +205,10 @@ impl Simulation<'_> {
             self.queue
                 .schedule_cancellable(now + timeout, Event::UserTimeout { user, seq })
         });
-        let outstanding = self.new_outstanding(now, timer);
+        let task = self.pick_task();
+        let outstanding = self.new_outstanding(now, timer, task);
         self.users[user as usize].outstanding = Some(Outstanding { seq, ..outstanding });
-        self.send(Client::User { user, seq }, Parent::User { user, seq });
+        self.send(Client::User { user, seq }, Parent::User { user, seq }, task);
     }
 
     pub(super) fn open_arrival(&mut self) {
@@ -165,8 +217,11 @@ impl Simulation<'_> {
             .open
             .as_mut()
             .expect("open arrivals come from an open source");
-        let gap = source.next_gap();
-        self.queue.schedule(now + gap, Event::OpenArrival);
+        if let Some(next) = source.next_arrival(now) {
+            self.queue.schedule(next, Event::OpenArrival);
+        }
+        let task = self.pick_task();
+        let source = self.open.as_mut().expect("checked above");
         self.stats.issued += 1;
         self.stats.waiting += 1;
         let (queue, id, timeout) = (
@@ -178,37 +233,54 @@ impl Simulation<'_> {
         let key = source.outstanding.insert_with_key(|key| Outstanding {
             seq: 0,
             id,
+            task,
             issued: now,
             timer: timeout.map(|t| queue.schedule_cancellable(now + t, Event::OpenTimeout { key })),
         });
-        self.send(Client::Open(key), Parent::Open { key });
+        self.send(Client::Open(key), Parent::Open { key }, task);
     }
 
-    fn new_outstanding(&mut self, now: SimTime, timer: Option<TimerId>) -> Outstanding {
+    fn new_outstanding(&mut self, now: SimTime, timer: Option<TimerId>, task: u32) -> Outstanding {
         self.stats.issued += 1;
         self.stats.waiting += 1;
         Outstanding {
             seq: 0,
             id: self.stats.issued,
+            task,
             issued: now,
             timer,
         }
     }
 
-    /// Connects to the load's target and hands it the request.
-    fn send(&mut self, client: Client, parent: Parent) {
-        let target = self.scenario.load.target;
-        match self.connection_fault(target.service) {
+    /// Which task the next request runs: weighted, as Locust picks among `@task`s.
+    /// A single task draws nothing, so adding the feature moved no random stream.
+    fn pick_task(&mut self) -> u32 {
+        let tasks = &self.scenario.load.tasks;
+        if tasks.len() == 1 {
+            return 0;
+        }
+        let total: u64 = tasks.iter().map(|task| u64::from(task.weight)).sum();
+        let mut draw = self.task_rng.below(total);
+        for (index, task) in tasks.iter().enumerate() {
+            let weight = u64::from(task.weight);
+            if draw < weight {
+                return index as u32;
+            }
+            draw -= weight;
+        }
+        unreachable!("the draw is below the total weight")
+    }
+
+    /// Connects to the task's target and hands it the request.
+    fn send(&mut self, client: Client, parent: Parent, task: u32) {
+        let target = self.scenario.load.tasks[task as usize].target;
+        match self.send_request(target, parent) {
             // A client that cannot connect gets no status at all.
             Some(super::services::Unreachable::Refused) => {
                 self.client_answered(client, Answer::error(STATUS_NO_CONNECTION));
             }
             // Nothing answers: the client waits for its own timeout, if it has one.
-            Some(super::services::Unreachable::Blackholed) => {}
-            None => {
-                let job = self.jobs.insert(Job::new(target, parent, self.now()));
-                self.arrive(job);
-            }
+            Some(super::services::Unreachable::Blackholed) | None => {}
         }
     }
 
@@ -275,6 +347,9 @@ impl Simulation<'_> {
             UserOutcome::TimedOut => stats.timed_out += 1,
         }
         self.latency.record(latency);
+        if let Some(tasks) = &mut self.task_stats {
+            tasks[request.task as usize].record(latency, outcome.is_failure());
+        }
         self.timeline.record(latency, outcome);
         if let Some(probes) = &mut self.probes {
             probes.record_completion(now, latency, outcome);
