@@ -605,6 +605,36 @@ proptest! {
         }
     }
 
+    /// A Hystrix breaker opens from closed only on a health snapshot: a whole number
+    /// of snapshot intervals after its stream started (the run's start, or the
+    /// breaker's last close), never at the failure itself.
+    #[test]
+    fn hystrix_breakers_open_from_closed_only_on_snapshots(scenario in scenario()) {
+        let report = simulate(&scenario);
+        for (spec, breaker) in scenario.breakers.iter().zip(&report.breakers) {
+            let BreakerKind::Hystrix(settings) = spec.kind else { continue };
+            if settings.force_open {
+                continue;
+            }
+            let interval_ms = settings.health_snapshot_interval.as_millis_f64();
+            let mut stream_start_ms = 0.0;
+            for t in &breaker.transitions {
+                match (t.from, t.to) {
+                    ("half_open", "closed") => stream_start_ms = t.at_ms,
+                    ("closed", "open") => {
+                        let steps = (t.at_ms - stream_start_ms) / interval_ms;
+                        prop_assert!(
+                            steps.round() >= 1.0 && (steps - steps.round()).abs() < 0.005,
+                            "opened at {} ms, stream from {} ms, snapshots every {} ms",
+                            t.at_ms, stream_start_ms, interval_ms
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
     /// Latencies are ordered and bounded by the run.
     #[test]
     fn latency_summary_is_ordered(scenario in scenario()) {
