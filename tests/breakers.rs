@@ -239,3 +239,48 @@ fn trip_rules_and_failure_classes_load_as_written() {
     expected.timeouts = true;
     assert_eq!(built.scenario.breakers[0].failure_on, expected);
 }
+
+/// The bulkhead demo with a gobreaker breaker outside the bulkhead, counting only
+/// the given outcomes.
+fn bulkhead_behind_breaker(failure_on: &str) -> RunReport {
+    let breaker = format!(
+        "[breakers.reviews]\nkind = \"consecutive\"\nfailures = 3\nopen_for = \"5s\"\nfailure_on = {failure_on}\n\n[bulkheads.reviews]"
+    );
+    let runs = run(
+        "scenarios/bulkhead-protects-the-pool.toml",
+        &[
+            (
+                "bulkhead = \"reviews\", fallback",
+                "bulkhead = \"reviews\", breaker = \"reviews\", fallback",
+            ),
+            ("[bulkheads.reviews]", &breaker),
+        ],
+        &[],
+    );
+    runs.into_iter().next().unwrap()
+}
+
+#[test]
+fn bulkhead_rejections_count_for_the_breaker_only_if_classified_so() {
+    // reviews hangs from 20 s, each request 10 s then 504. Counting rejections, the
+    // breaker opens as soon as the 8 permits are taken (and on bursts of rejections
+    // before that); counting only 5xx, it waits for the first 504, at 30 s.
+    let rejections = bulkhead_behind_breaker("[\"bulkhead\"]");
+    let statuses = bulkhead_behind_breaker("[\"5xx\"]");
+    let opened = |r: &RunReport| -> Vec<f64> {
+        transitions(r)
+            .iter()
+            .filter(|t| t.to == "open")
+            .map(|t| t.at_ms)
+            .collect()
+    };
+    assert!(rejections.bulkheads[0].rejected > 0);
+    assert!(
+        opened(&rejections)
+            .iter()
+            .any(|at| (20_000.0..21_000.0).contains(at)),
+        "{:?}",
+        opened(&rejections)
+    );
+    assert!(opened(&statuses)[0] >= 30_000.0, "{:?}", opened(&statuses));
+}
