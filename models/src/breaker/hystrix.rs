@@ -26,7 +26,10 @@
 //! - Half-open: the next result decides, whichever call it comes from: Hystrix has no
 //!   generations, and any command's `markSuccess`/`markNonSuccess` acts on the state.
 //!   A success closes and restarts the health stream; a failure reopens and restarts
-//!   the sleep window. Results arriving while open change nothing.
+//!   the sleep window. Results arriving while open change nothing. A (semaphore)
+//!   bulkhead rejection decides nothing: Hystrix's semaphore-rejection path calls
+//!   neither, so a trial turned away there leaves the breaker half-open, and with no
+//!   other call in flight it stays so.
 //! - `force_open` short-circuits everything (recorded as one move to open at the
 //!   start); `force_closed` admits everything and never trips. Hystrix still runs its
 //!   state machine underneath `force_closed`; nothing observes it, so neither do we.
@@ -39,7 +42,7 @@ use std::collections::VecDeque;
 
 use sim_core::{SimDuration, SimTime};
 
-use super::{BreakerState, Rejection, Ticket, Transition};
+use super::{BreakerState, CallResult, Outcome, Rejection, Ticket, Transition};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HystrixSettings {
@@ -179,11 +182,12 @@ impl HystrixBreaker {
     }
 
     /// A call the breaker admitted has completed.
-    pub fn record(&mut self, now: SimTime, success: bool) {
+    pub fn record(&mut self, now: SimTime, result: CallResult) {
         if self.settings.force_open || self.settings.force_closed {
             return;
         }
         self.catch_up(now);
+        let success = result.success;
         match self.state {
             BreakerState::Closed => {
                 let index = self.bucket_index(now);
@@ -197,6 +201,10 @@ impl HystrixBreaker {
                 counts.total += 1;
                 counts.errors += u64::from(!success);
             }
+            // Hystrix's semaphore rejection is counted in the health stream but
+            // never reaches markSuccess/markNonSuccess: the trial it turned away
+            // leaves the breaker half-open, waiting for some other result.
+            BreakerState::HalfOpen if result.outcome == Outcome::BulkheadRejected => {}
             BreakerState::HalfOpen if success => {
                 self.set_state(BreakerState::Closed, now);
                 self.anchor = now;
@@ -319,9 +327,17 @@ mod tests {
         )
     }
 
+    fn done(success: bool) -> CallResult {
+        CallResult {
+            success,
+            outcome: Outcome::Status(if success { 200 } else { 503 }),
+            duration: SimDuration::from_millis(1),
+        }
+    }
+
     fn call(b: &mut HystrixBreaker, at: SimTime, success: bool) -> Result<(), Rejection> {
         b.allow(at)?;
-        b.record(at, success);
+        b.record(at, done(success));
         Ok(())
     }
 
@@ -493,7 +509,7 @@ mod tests {
     fn a_failed_trial_reopens_and_restarts_the_sleep_window() {
         let mut b = tripped();
         b.allow(ms(6000)).unwrap();
-        b.record(ms(6200), false);
+        b.record(ms(6200), done(false));
         assert_eq!(b.peek_state(ms(6200)), Open);
         assert_eq!(b.allow(ms(11_200)), Err(Rejection::Open));
         assert!(b.allow(ms(11_201)).is_ok());
@@ -513,7 +529,7 @@ mod tests {
     fn a_successful_trial_closes_and_restarts_the_health_stream() {
         let mut b = tripped();
         b.allow(ms(6000)).unwrap();
-        b.record(ms(6300), true);
+        b.record(ms(6300), done(true));
         assert_eq!(b.peek_state(ms(6300)), Closed);
         assert_eq!(b.health(ms(6300)), HealthCounts::default());
         // Buckets now start at 6.3 s: the first snapshot is at 6.8 s.
@@ -535,19 +551,51 @@ mod tests {
             call(&mut b, ms(100), false).unwrap();
         }
         b.wake(ms(500));
-        b.record(ms(1000), true);
+        b.record(ms(1000), done(true));
         assert_eq!(b.peek_state(ms(1000)), Open, "ignored while open");
         b.allow(ms(6000)).unwrap(); // the trial
-        b.record(ms(6100), true); // the old call, not the trial
+        b.record(ms(6100), done(true)); // the old call, not the trial
         assert_eq!(b.peek_state(ms(6100)), Closed);
+    }
+
+    #[test]
+    fn a_trial_turned_away_by_a_semaphore_leaves_the_breaker_half_open() {
+        // Hystrix counts SEMAPHORE_REJECTED as an error, but its rejection path never
+        // calls markNonSuccess: nothing reopens the breaker, and every other call is
+        // short-circuited, until some call's result arrives.
+        let mut b = tripped();
+        let late = b.allow(ms(6000));
+        assert!(late.is_ok());
+        let rejected = CallResult {
+            success: false,
+            outcome: Outcome::BulkheadRejected,
+            duration: SimDuration::ZERO,
+        };
+        b.record(ms(6000), rejected);
+        assert_eq!(b.peek_state(ms(6000)), HalfOpen);
+        assert_eq!(b.allow(ms(60_000)), Err(Rejection::Open));
+        // In closed state the same rejection is an error in the counts.
+        let mut b = breaker(2);
+        b.allow(ms(100)).unwrap();
+        b.record(ms(100), rejected);
+        b.allow(ms(100)).unwrap();
+        b.record(ms(100), rejected);
+        assert_eq!(
+            b.health(ms(100)),
+            HealthCounts {
+                total: 2,
+                errors: 2
+            }
+        );
+        assert_eq!(b.peek_state(ms(500)), Open);
     }
 
     #[test]
     fn results_while_open_do_not_count_after_closing() {
         let mut b = tripped();
-        b.record(ms(700), false);
+        b.record(ms(700), done(false));
         b.allow(ms(6000)).unwrap();
-        b.record(ms(6000), true);
+        b.record(ms(6000), done(true));
         assert_eq!(b.health(ms(6000)), HealthCounts::default());
     }
 

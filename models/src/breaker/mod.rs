@@ -61,7 +61,9 @@ pub enum Rejection {
 /// How a call that the breaker admitted ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CallResult {
+    /// Not a failure, as the breaker's [`FailureOn`] classifies `outcome`.
     pub success: bool,
+    pub outcome: Outcome,
     pub duration: SimDuration,
 }
 
@@ -96,7 +98,7 @@ impl Breaker {
         match self {
             Breaker::Consecutive(b) => b.record(now, ticket, result.success),
             Breaker::Window(b) => b.record(now, result),
-            Breaker::Hystrix(b) => b.record(now, result.success),
+            Breaker::Hystrix(b) => b.record(now, result),
         }
     }
 

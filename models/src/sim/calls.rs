@@ -166,6 +166,7 @@ impl<'a> Simulation<'a> {
             let spec = &self.scenario.breakers[breaker.0 as usize];
             let result = CallResult {
                 success: !spec.failure_on.is_failure(outcome),
+                outcome,
                 duration: now.since(started),
             };
             self.breakers[breaker.0 as usize].record(now, ticket, result);
