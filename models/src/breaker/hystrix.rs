@@ -44,6 +44,10 @@ use sim_core::{SimDuration, SimTime};
 
 use super::{BreakerState, CallResult, Outcome, Rejection, Ticket, Transition};
 
+/// Most health buckets a rolling window may hold (Hystrix's defaults make 20): each
+/// snapshot sums the window, so the bound keeps a call's cost bounded too.
+pub const HEALTH_BUCKETS_MAX: u64 = 1000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HystrixSettings {
     /// `metrics.rollingStats.timeInMilliseconds`.
@@ -119,6 +123,7 @@ impl HystrixBreaker {
     pub fn new(settings: HystrixSettings, now: SimTime) -> Self {
         let interval = settings.health_snapshot_interval.as_nanos();
         assert!(interval > 0 && settings.rolling_window.as_nanos() >= interval);
+        assert!(settings.rolling_window.as_nanos() / interval <= HEALTH_BUCKETS_MAX);
         assert!((1..=100).contains(&settings.error_threshold_percentage));
         let mut breaker = HystrixBreaker {
             window_buckets: settings.rolling_window.as_nanos() / interval,
@@ -251,9 +256,12 @@ impl HystrixBreaker {
     /// The counts snapshot `k` reports: buckets `k - n` to `k - 1`.
     fn window_sum(&self, snapshot: u64) -> HealthCounts {
         let oldest = snapshot.saturating_sub(self.window_buckets);
+        // Newest first, so that the walk stops at the window's oldest bucket.
         self.buckets
             .iter()
-            .filter(|(index, _)| (oldest..snapshot).contains(index))
+            .rev()
+            .skip_while(|(index, _)| *index >= snapshot)
+            .take_while(|(index, _)| *index >= oldest)
             .fold(HealthCounts::default(), |sum, (_, counts)| HealthCounts {
                 total: sum.total + counts.total,
                 errors: sum.errors + counts.errors,

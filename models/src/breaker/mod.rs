@@ -16,7 +16,7 @@ use crate::spec::BreakerKind;
 
 pub use classify::{FailureOn, Outcome};
 pub use consecutive::{ConsecutiveBreaker, ConsecutiveSettings, Counts, TripRule};
-pub use hystrix::{HealthCounts, HystrixBreaker, HystrixSettings};
+pub use hystrix::{HealthCounts, HystrixBreaker, HystrixSettings, HEALTH_BUCKETS_MAX};
 pub use window::{WindowBreaker, WindowKind, WindowSettings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

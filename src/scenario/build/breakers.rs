@@ -5,6 +5,7 @@ use std::ops::Range;
 
 use models::breaker::{
     ConsecutiveSettings, FailureOn, HystrixSettings, TripRule, WindowKind, WindowSettings,
+    HEALTH_BUCKETS_MAX,
 };
 use models::spec::{BreakerKind, BreakerSpec};
 use sim_core::SimDuration;
@@ -264,8 +265,19 @@ impl Checker {
                 format!("{path}.health_snapshot_interval: {health_snapshot_interval} is longer than the rolling window ({rolling_window}), which would hold no health bucket"),
             );
         }
+        let health_buckets = rolling_window.as_nanos() / health_snapshot_interval.as_nanos().max(1);
+        if health_snapshot_interval > SimDuration::ZERO && health_buckets > HEALTH_BUCKETS_MAX {
+            let at = span(&breaker.health_snapshot_interval)
+                .or_else(|| span(&breaker.rolling_window))
+                .unwrap_or_else(|| breaker.kind.span());
+            self.error(
+                at,
+                format!("{path}.health_snapshot_interval: {health_snapshot_interval} slices the {rolling_window} rolling window into {health_buckets} health buckets; the limit is {HEALTH_BUCKETS_MAX}"),
+            );
+        }
         if health_snapshot_interval == SimDuration::ZERO
             || health_snapshot_interval > rolling_window
+            || health_buckets > HEALTH_BUCKETS_MAX
         {
             // Already reported; keep the settings the engine accepts.
             health_snapshot_interval = rolling_window.max(SimDuration(1));
