@@ -85,11 +85,14 @@ pub struct BreakerReport {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BulkheadReport {
     pub name: String,
-    /// Calls turned away: the bulkhead was full and stayed full for `max_wait`.
+    /// Calls turned away: every permit was taken and stayed taken for `max_wait`
+    /// (semaphore), or the queue was full (thread pool).
     pub rejected: u64,
     /// Calls that had to wait for a permit.
     pub waited: u64,
     pub in_use_max: u64,
+    /// The most calls waiting for a permit at once.
+    pub queue_max: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -109,6 +112,9 @@ pub struct ServiceReport {
     /// Answers that nobody was waiting for any more (the caller had timed out):
     /// work done in vain.
     pub abandoned: u64,
+    /// Jobs dropped unfinished, without an answer, because the caller's propagated
+    /// deadline had passed (included in `completed`).
+    pub dropped: u64,
     /// Retries this service's calls made (attempts beyond the first).
     pub retries: u64,
     /// Retries that a retry budget refused.

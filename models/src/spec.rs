@@ -18,14 +18,24 @@ pub struct BreakerId(pub u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BulkheadId(pub u32);
 
-/// A semaphore bulkhead (resilience4j's `Bulkhead`): at most `max_concurrent` calls
-/// through it at once; a call that finds it full waits up to `max_wait` for a
-/// permit, then is rejected.
+/// A bulkhead: at most `max_concurrent` calls through it at once (per attempt).
 #[derive(Clone, Debug, PartialEq)]
 pub struct BulkheadSpec {
     pub name: String,
     pub max_concurrent: u32,
-    pub max_wait: SimDuration,
+    pub kind: BulkheadKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BulkheadKind {
+    /// resilience4j's `Bulkhead`: a call that finds every permit taken waits up to
+    /// `max_wait` for one, then is rejected.
+    Semaphore { max_wait: SimDuration },
+    /// resilience4j's `ThreadPoolBulkhead` (and Hystrix's thread pools): a dedicated
+    /// pool of `max_concurrent` threads for the dependency, with a queue of
+    /// `queue_capacity` calls; a call that finds the queue full is rejected at once,
+    /// and a queued call waits as long as it takes.
+    ThreadPool { queue_capacity: u32 },
 }
 
 /// One endpoint of one service.
@@ -289,6 +299,23 @@ pub struct Call {
     /// Each attempt holds a permit of this bulkhead (inside the breaker).
     pub bulkhead: Option<BulkheadId>,
     pub fallback: Fallback,
+    /// Whether the retries run inside the breaker or outside it.
+    pub order: PolicyOrder,
+    /// The callee learns the caller's deadline (as gRPC propagates it) and drops the
+    /// work once the caller has stopped waiting, instead of finishing it for nobody.
+    pub propagate_deadline: bool,
+}
+
+/// How retry and breaker nest on a call. The bulkhead is always per attempt, inside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PolicyOrder {
+    /// Each attempt asks the breaker and is recorded by it; a rejection ends the
+    /// retries (resilience4j's default aspect order, and the seeds' resilient client).
+    #[default]
+    RetryOutsideBreaker,
+    /// The breaker admits the whole sequence of attempts once and records one result:
+    /// success if any attempt succeeded, its duration the whole sequence's.
+    BreakerOutsideRetry,
 }
 
 /// What a handler does when a call fails (error status, timeout, rejection, open breaker).

@@ -6,10 +6,10 @@ use models::breaker::{
 };
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
-    Balancer, BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadSpec, Call, Capacity,
-    Endpoint, EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel,
-    OutlierDetection, Probe, ProbeKind, RateChange, Repeat, Scenario, Service, ServiceId, Step,
-    Task, Think,
+    Balancer, BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadKind, BulkheadSpec, Call,
+    Capacity, Endpoint, EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel,
+    OutlierDetection, PolicyOrder, Probe, ProbeKind, RateChange, Repeat, Scenario, Service,
+    ServiceId, Step, Task, Think,
 };
 use models::{simulate, RunReport};
 use proptest::prelude::*;
@@ -58,9 +58,10 @@ fn step(index: usize, services: usize, breakers: usize) -> BoxedStrategy<Step> {
         proptest::option::of(0..breakers),
         fallback(),
         proptest::option::of(retry()),
+        (any::<bool>(), any::<bool>()),
     )
         .prop_map(
-            |(target, timeout, connect_timeout, breaker, fallback, retry)| {
+            |(target, timeout, connect_timeout, breaker, fallback, retry, (outer, propagate))| {
                 Step::Call(Call {
                     target: EndpointRef {
                         service: ServiceId(target as u32),
@@ -76,6 +77,12 @@ fn step(index: usize, services: usize, breakers: usize) -> BoxedStrategy<Step> {
                         .filter(|_| timeout.is_some_and(|t| t % 2 == 1))
                         .map(|b| BulkheadId(b as u32)),
                     fallback,
+                    order: if outer {
+                        PolicyOrder::BreakerOutsideRetry
+                    } else {
+                        PolicyOrder::RetryOutsideBreaker
+                    },
+                    propagate_deadline: propagate,
                 })
             },
         );
@@ -297,7 +304,14 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 (1u32..4, 0u64..100).prop_map(move |(max_concurrent, wait)| BulkheadSpec {
                     name: format!("k{index}"),
                     max_concurrent,
-                    max_wait: ms(wait),
+                    // Odd waits make thread pools, queueing up to `wait % 4` calls.
+                    kind: if wait % 2 == 1 {
+                        BulkheadKind::ThreadPool {
+                            queue_capacity: (wait % 4) as u32,
+                        }
+                    } else {
+                        BulkheadKind::Semaphore { max_wait: ms(wait) }
+                    },
                 })
             })
             .collect();
@@ -724,6 +738,8 @@ fn latency_is_never_below_the_work_on_the_path() {
                     steps: vec![
                         Step::Work(Distribution::Constant(ms(3))),
                         Step::Call(Call {
+                            order: PolicyOrder::RetryOutsideBreaker,
+                            propagate_deadline: false,
                             target: EndpointRef {
                                 service: ServiceId(1),
                                 endpoint: 0,
@@ -815,6 +831,8 @@ fn draining_a_long_queue_at_one_instant_does_not_recurse() {
                 endpoints: vec![Endpoint {
                     name: "e".into(),
                     steps: vec![Step::Call(Call {
+                        order: PolicyOrder::RetryOutsideBreaker,
+                        propagate_deadline: false,
                         target: EndpointRef {
                             service: ServiceId(1),
                             endpoint: 0,

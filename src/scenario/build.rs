@@ -10,9 +10,10 @@ use models::limits::{
 };
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
-    Balancer, BreakerId, BulkheadId, BulkheadSpec, Call, Capacity, Endpoint, EndpointRef, Fallback,
-    Fault, FaultKind, Hypothesis, Load, LoadModel, OutlierDetection, Probe, ProbeKind, RateChange,
-    Repeat, Scenario, Service, ServiceId, Step, Task, Think,
+    Balancer, BreakerId, BulkheadId, BulkheadKind, BulkheadSpec, Call, Capacity, Endpoint,
+    EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel, OutlierDetection,
+    PolicyOrder, Probe, ProbeKind, RateChange, Repeat, Scenario, Service, ServiceId, Step, Task,
+    Think,
 };
 use sim_core::{Distribution, SimDuration, SimTime};
 use toml::Spanned;
@@ -561,6 +562,11 @@ impl Checker {
                         step.retry.as_ref().map(|retry| retry.attempts.span()),
                     ),
                     ("bulkhead", step.bulkhead.as_ref().map(Spanned::span)),
+                    ("order", step.order.as_ref().map(Spanned::span)),
+                    (
+                        "propagate_deadline",
+                        step.propagate_deadline.as_ref().map(Spanned::span),
+                    ),
                 ] {
                     if let Some(span) = present {
                         self.error(
@@ -616,6 +622,24 @@ impl Checker {
                     }
                     found.map(|index| BulkheadId(index as u32))
                 });
+                let order = match step.order.as_ref() {
+                    None => PolicyOrder::default(),
+                    Some(order) => match order.get_ref().as_str() {
+                        "retry_outside_breaker" => PolicyOrder::RetryOutsideBreaker,
+                        "breaker_outside_retry" => PolicyOrder::BreakerOutsideRetry,
+                        other => {
+                            self.error(
+                                order.span(),
+                                format!("{path}.order: expected \"retry_outside_breaker\" (each attempt asks the breaker) or \"breaker_outside_retry\" (the breaker sees the whole sequence once), got \"{other}\""),
+                            );
+                            PolicyOrder::default()
+                        }
+                    },
+                };
+                let propagate_deadline = step
+                    .propagate_deadline
+                    .as_ref()
+                    .is_some_and(|flag| *flag.get_ref());
                 Some(Step::Call(Call {
                     target: target?,
                     timeout,
@@ -623,8 +647,9 @@ impl Checker {
                     breaker,
                     retry,
                     bulkhead,
-
                     fallback,
+                    order,
+                    propagate_deadline,
                 }))
             }
         }
@@ -635,15 +660,28 @@ impl Checker {
     /// resilience4j's semaphore bulkhead and its defaults (25 calls, no wait).
     fn bulkhead(&mut self, name: &str, raw: &RawBulkhead) -> BulkheadSpec {
         let path = format!("bulkheads.{name}");
-        if raw.kind.get_ref() != "semaphore" {
-            self.error(
-                raw.kind.span(),
-                format!(
-                    "{path}.kind: expected \"semaphore\", got \"{}\"",
-                    raw.kind.get_ref()
-                ),
-            );
-        }
+        let kind = raw.kind.get_ref().as_str();
+        let own: &[&str] = match kind {
+            "semaphore" => &["max_wait"],
+            "thread_pool" => &["queue_capacity"],
+            other => {
+                self.error(
+                    raw.kind.span(),
+                    format!(
+                        "{path}.kind: expected \"semaphore\" or \"thread_pool\", got \"{other}\""
+                    ),
+                );
+                &["max_wait", "queue_capacity"]
+            }
+        };
+        let keys = [
+            ("max_wait", raw.max_wait.as_ref().map(Spanned::span)),
+            (
+                "queue_capacity",
+                raw.queue_capacity.as_ref().map(Spanned::span),
+            ),
+        ];
+        self.keys_only_of(&keys, own, &path, &format!("`{kind}` bulkheads"));
         let max_concurrent = raw.max_concurrent.as_ref().map_or(25, |max| {
             self.count_in(
                 max,
@@ -652,13 +690,27 @@ impl Checker {
                 u64::from(CAPACITY_MAX),
             ) as u32
         });
-        let max_wait = raw.max_wait.as_ref().map_or(SimDuration::ZERO, |wait| {
-            self.duration_in(wait, &format!("{path}.max_wait"), false)
-        });
+        let kind = if kind == "thread_pool" {
+            // resilience4j's ThreadPoolBulkhead queues 100 by default.
+            let queue_capacity = raw.queue_capacity.as_ref().map_or(100, |queue| {
+                self.count_in(
+                    queue,
+                    &format!("{path}.queue_capacity"),
+                    0,
+                    u64::from(CAPACITY_MAX),
+                ) as u32
+            });
+            BulkheadKind::ThreadPool { queue_capacity }
+        } else {
+            let max_wait = raw.max_wait.as_ref().map_or(SimDuration::ZERO, |wait| {
+                self.duration_in(wait, &format!("{path}.max_wait"), false)
+            });
+            BulkheadKind::Semaphore { max_wait }
+        };
         BulkheadSpec {
             name: name.to_string(),
             max_concurrent,
-            max_wait,
+            kind,
         }
     }
 

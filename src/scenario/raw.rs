@@ -174,6 +174,11 @@ pub struct RawStep {
     pub retry: Option<RawRetry>,
     #[serde(default)]
     pub bulkhead: Option<Spanned<String>>,
+    /// "retry_outside_breaker" (default) or "breaker_outside_retry".
+    #[serde(default)]
+    pub order: Option<Spanned<String>>,
+    #[serde(default)]
+    pub propagate_deadline: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,8 +188,12 @@ pub struct RawBulkhead {
     pub kind: Spanned<String>,
     #[serde(default)]
     pub max_concurrent: Option<Spanned<i64>>,
+    /// `semaphore` only.
     #[serde(default)]
     pub max_wait: Option<Spanned<RawDuration>>,
+    /// `thread_pool` only.
+    #[serde(default)]
+    pub queue_capacity: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

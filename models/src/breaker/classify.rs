@@ -16,8 +16,11 @@ pub enum Outcome {
     TimedOut,
     /// The connection was refused, or its connect timeout expired.
     Connection,
-    /// A bulkhead inside the breaker turned the call away.
+    /// A semaphore bulkhead inside the breaker turned the call away.
     BulkheadRejected,
+    /// A thread-pool bulkhead inside the breaker turned the call away (its queue was
+    /// full). A failure when `BulkheadRejected` is; Hystrix treats the two apart.
+    PoolRejected,
 }
 
 /// Statuses are 100..=599; one bit each keeps the set `Copy` and the lookup exact.
@@ -81,7 +84,7 @@ impl FailureOn {
                 .is_some_and(|word| word & (1 << (status % 64)) != 0),
             Outcome::TimedOut => self.timeouts,
             Outcome::Connection => self.connection,
-            Outcome::BulkheadRejected => self.bulkhead,
+            Outcome::BulkheadRejected | Outcome::PoolRejected => self.bulkhead,
         }
     }
 }
@@ -104,6 +107,7 @@ mod tests {
         assert!(failures.is_failure(Outcome::TimedOut));
         assert!(failures.is_failure(Outcome::Connection));
         assert!(failures.is_failure(Outcome::BulkheadRejected));
+        assert!(failures.is_failure(Outcome::PoolRejected));
     }
 
     #[test]

@@ -26,10 +26,11 @@
 //! - Half-open: the next result decides, whichever call it comes from: Hystrix has no
 //!   generations, and any command's `markSuccess`/`markNonSuccess` acts on the state.
 //!   A success closes and restarts the health stream; a failure reopens and restarts
-//!   the sleep window. Results arriving while open change nothing. A (semaphore)
-//!   bulkhead rejection decides nothing: Hystrix's semaphore-rejection path calls
+//!   the sleep window. Results arriving while open change nothing. A semaphore
+//!   bulkhead's rejection decides nothing: Hystrix's semaphore-rejection path calls
 //!   neither, so a trial turned away there leaves the breaker half-open, and with no
-//!   other call in flight it stays so.
+//!   other call in flight it stays so. A thread pool's rejection goes through
+//!   `markNonSuccess` like any failure.
 //! - `force_open` short-circuits everything (recorded as one move to open at the
 //!   start); `force_closed` admits everything and never trips. Hystrix still runs its
 //!   state machine underneath `force_closed`; nothing observes it, so neither do we.
@@ -596,6 +597,22 @@ mod tests {
             }
         );
         assert_eq!(b.peek_state(ms(500)), Open);
+    }
+
+    #[test]
+    fn a_trial_turned_away_by_a_thread_pool_reopens_the_breaker() {
+        // Thread-pool rejections go through Hystrix's handleFallback, which calls
+        // markNonSuccess: unlike a semaphore's, they end the trial.
+        let mut b = tripped();
+        b.allow(ms(6000)).unwrap();
+        let rejected = CallResult {
+            success: false,
+            outcome: Outcome::PoolRejected,
+            duration: SimDuration::ZERO,
+        };
+        b.record(ms(6000), rejected);
+        assert_eq!(b.peek_state(ms(6000)), Open);
+        assert!(b.allow(ms(11_001)).is_ok());
     }
 
     #[test]

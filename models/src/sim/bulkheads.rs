@@ -1,14 +1,14 @@
-//! Semaphore bulkheads: permits per attempt, a FIFO of callers waiting for one, and
-//! a rejection when the wait runs out.
+//! Bulkheads: permits per attempt, a FIFO of callers waiting for one, and a
+//! rejection when the wait runs out (semaphore) or the queue is full (thread pool).
 
 use std::collections::VecDeque;
 
-use sim_core::TimerId;
+use sim_core::{SimDuration, TimerId};
 
 use super::{Event, Immediate, JobKey, Simulation};
 use crate::breaker::Ticket;
 use crate::report::BulkheadReport;
-use crate::spec::BulkheadId;
+use crate::spec::{BulkheadId, BulkheadKind};
 
 #[derive(Default)]
 pub(super) struct BulkheadState {
@@ -19,6 +19,7 @@ pub(super) struct BulkheadState {
     next_wait: u32,
     rejected: u64,
     waited: u64,
+    queue_max: u32,
 }
 
 /// A job waiting for a permit.
@@ -26,7 +27,7 @@ pub(super) struct BulkheadState {
 pub(super) struct WaitingPermit {
     bulkhead: BulkheadId,
     number: u32,
-    timer: TimerId,
+    timer: Option<TimerId>,
     pub(super) ticket: Option<Ticket>,
 }
 
@@ -42,6 +43,7 @@ impl Simulation<'_> {
         key: JobKey,
         bulkhead: BulkheadId,
         ticket: Option<Ticket>,
+        call_timeout: Option<SimDuration>,
     ) -> Permit {
         let now = self.now();
         let spec = &self.scenario.bulkheads[bulkhead.0 as usize];
@@ -52,18 +54,28 @@ impl Simulation<'_> {
             self.jobs[key].holds_permit = Some(bulkhead);
             return Permit::Granted;
         }
-        if spec.max_wait.as_nanos() == 0 {
-            state.rejected += 1;
-            return Permit::Rejected;
-        }
+        let max_wait = match spec.kind {
+            BulkheadKind::Semaphore { max_wait } if max_wait > SimDuration::ZERO => Some(max_wait),
+            // A queued call waits as long as its timeout allows.
+            BulkheadKind::ThreadPool { queue_capacity }
+                if state.waiting.len() < queue_capacity as usize =>
+            {
+                call_timeout
+            }
+            _ => {
+                state.rejected += 1;
+                return Permit::Rejected;
+            }
+        };
         let number = state.next_wait;
         state.next_wait = state.next_wait.wrapping_add(1);
         state.waited += 1;
         state.waiting.push_back((key, number));
-        let timer = self.queue.schedule_cancellable(
-            now + spec.max_wait,
-            Event::PermitWaitOver { job: key, number },
-        );
+        state.queue_max = state.queue_max.max(state.waiting.len() as u32);
+        let timer = max_wait.map(|max_wait| {
+            self.queue
+                .schedule_cancellable(now + max_wait, Event::PermitWaitOver { job: key, number })
+        });
         self.jobs[key].waiting_permit = Some(WaitingPermit {
             bulkhead,
             number,
@@ -89,7 +101,9 @@ impl Simulation<'_> {
                     job.waiting_permit = None;
                     job.holds_permit = Some(bulkhead);
                     state.in_use += 1;
-                    self.queue.cancel(waiting.timer);
+                    if let Some(timer) = waiting.timer {
+                        self.queue.cancel(timer);
+                    }
                     self.agenda.push_back(Immediate::PermitGranted {
                         job: waiter,
                         ticket: waiting.ticket,
@@ -101,7 +115,8 @@ impl Simulation<'_> {
         }
     }
 
-    /// The wait for a permit ran out: the call is rejected.
+    /// The wait for a permit ran out: a semaphore rejects the call; a thread-pool
+    /// call has used up its timeout in the queue, and times out.
     pub(super) fn permit_wait_over(&mut self, key: JobKey, number: u32) {
         let Some(job) = self.jobs.get_mut(key) else {
             return;
@@ -114,9 +129,17 @@ impl Simulation<'_> {
         state
             .waiting
             .retain(|&(job, n)| !(job == key && n == number));
-        state.rejected += 1;
+        let kind = self.scenario.bulkheads[waiting.bulkhead.0 as usize].kind;
+        if let BulkheadKind::Semaphore { .. } = kind {
+            state.rejected += 1;
+        }
         let call = self.current_call(key);
-        self.bulkhead_rejected(key, call, waiting.ticket);
+        match kind {
+            BulkheadKind::Semaphore { .. } => self.bulkhead_rejected(key, call, waiting.ticket),
+            BulkheadKind::ThreadPool { .. } => {
+                self.queued_call_timed_out(key, call, waiting.ticket)
+            }
+        }
     }
 
     pub(super) fn bulkhead_reports(&self) -> Vec<BulkheadReport> {
@@ -129,6 +152,7 @@ impl Simulation<'_> {
                 rejected: state.rejected,
                 waited: state.waited,
                 in_use_max: u64::from(state.in_use_max),
+                queue_max: u64::from(state.queue_max),
             })
             .collect()
     }

@@ -10,7 +10,7 @@ use crate::breaker::{CallResult, Outcome, Ticket};
 use crate::retry::{AttemptFailure, Budget};
 use crate::spec::BreakerId;
 use crate::spec::EndpointRef;
-use crate::spec::{Call, Fallback, Step};
+use crate::spec::{BulkheadKind, Call, Fallback, PolicyOrder, Step};
 use sim_core::SimDuration;
 use sim_core::SimTime;
 
@@ -25,6 +25,18 @@ enum CallFailure {
 }
 
 impl CallFailure {
+    /// What the breaker hears of it; `None` for its own rejection, which it never
+    /// records, and for a bulkhead's (see `rejection_outcome`).
+    fn outcome(self) -> Option<Outcome> {
+        match self {
+            CallFailure::Answered(status) => Some(Outcome::Status(status)),
+            CallFailure::TimedOut => Some(Outcome::TimedOut),
+            CallFailure::ConnectTimedOut | CallFailure::Refused => Some(Outcome::Connection),
+            // Which bulkhead rejected it is known only to the simulation.
+            CallFailure::BulkheadRejected | CallFailure::BreakerRejected => None,
+        }
+    }
+
     fn propagated_status(self) -> u16 {
         match self {
             CallFailure::Answered(status) => status,
@@ -38,7 +50,12 @@ impl CallFailure {
 impl<'a> Simulation<'a> {
     pub(super) fn start_call(&mut self, key: JobKey, call: &Call) {
         let now = self.now();
-        let ticket = match call.breaker {
+        let first_attempt = self.jobs[key].retries == 0;
+        let outer = call.order == PolicyOrder::BreakerOutsideRetry;
+        // With the breaker outside the retries only the first attempt asks it, and no
+        // attempt carries a ticket of its own.
+        let breaker = call.breaker.filter(|_| first_attempt || !outer);
+        let ticket = match breaker {
             Some(breaker) => {
                 let allowed = self.breakers[breaker.0 as usize].allow(now);
                 self.schedule_breaker_wake(breaker);
@@ -52,13 +69,22 @@ impl<'a> Simulation<'a> {
             }
             None => None,
         };
-        if self.jobs[key].retries == 0 {
+        let ticket = if outer && first_attempt {
+            let job = &mut self.jobs[key];
+            job.sequence_ticket = ticket;
+            job.sequence_started = now;
+            None
+        } else {
+            ticket
+        };
+        if first_attempt {
             if let Some(budget) = self.budget_of(key) {
                 budget.on_request(now);
             }
         }
+        self.jobs[key].attempt_started = now;
         if let Some(bulkhead) = call.bulkhead {
-            match self.acquire_permit(key, bulkhead, ticket) {
+            match self.acquire_permit(key, bulkhead, ticket, call.timeout) {
                 Permit::Granted => {}
                 Permit::Waiting => return,
                 Permit::Rejected => {
@@ -75,8 +101,32 @@ impl<'a> Simulation<'a> {
     /// retry follows.
     pub(super) fn bulkhead_rejected(&mut self, key: JobKey, call: &Call, ticket: Option<Ticket>) {
         let now = self.now();
-        self.record_breaker(call, ticket, now, Outcome::BulkheadRejected);
+        let outcome = self.rejection_outcome(call);
+        self.record_breaker(call, ticket, now, outcome);
         self.call_failed(key, call, CallFailure::BulkheadRejected);
+    }
+
+    /// Hystrix tells a semaphore's rejection from a thread pool's; so do we.
+    fn rejection_outcome(&self, call: &Call) -> Outcome {
+        match call
+            .bulkhead
+            .map(|b| self.scenario.bulkheads[b.0 as usize].kind)
+        {
+            Some(BulkheadKind::ThreadPool { .. }) => Outcome::PoolRejected,
+            _ => Outcome::BulkheadRejected,
+        }
+    }
+
+    /// A call spent its whole timeout in a thread pool's queue.
+    pub(super) fn queued_call_timed_out(
+        &mut self,
+        key: JobKey,
+        call: &Call,
+        ticket: Option<Ticket>,
+    ) {
+        let started = self.jobs[key].attempt_started;
+        self.record_breaker(call, ticket, started, Outcome::TimedOut);
+        self.call_failed(key, call, CallFailure::TimedOut);
     }
 
     /// Connects to the target (with its permit, if the call has a bulkhead).
@@ -99,9 +149,21 @@ impl<'a> Simulation<'a> {
         job.epoch += 1;
         let epoch = job.epoch;
         let connecting = unreachable == Some(Unreachable::Blackholed);
+        // A thread-pool bulkhead's queue time counts against the timeout (Hystrix
+        // times a command from its submission).
+        let queued = match call
+            .bulkhead
+            .map(|b| self.scenario.bulkheads[b.0 as usize].kind)
+        {
+            Some(BulkheadKind::ThreadPool { .. }) => now.since(job.attempt_started),
+            _ => SimDuration::ZERO,
+        };
+        let timeout = call
+            .timeout
+            .map(|timeout| SimDuration(timeout.as_nanos().saturating_sub(queued.as_nanos())));
         // Against a blackhole the connect timeout (if shorter) decides; otherwise the
         // connection is made at once and only the call timeout runs.
-        let deadline = match (connecting, call.connect_timeout, call.timeout) {
+        let deadline = match (connecting, call.connect_timeout, timeout) {
             (true, Some(connect), Some(total)) => Some((connect.min(total), connect <= total)),
             (true, Some(connect), None) => Some((connect, true)),
             (_, _, Some(total)) => Some((total, false)),
@@ -125,12 +187,15 @@ impl<'a> Simulation<'a> {
             ticket,
         });
         if !connecting {
-            let child = self.jobs.insert(Job::new(
-                call.target,
-                replica,
-                Parent::Call { job: key, epoch },
-                now,
-            ));
+            let mut child = Job::new(call.target, replica, Parent::Call { job: key, epoch }, now);
+            if call.propagate_deadline {
+                let own = call.timeout.map(|timeout| now + timeout);
+                child.deadline = match (own, self.jobs[key].deadline) {
+                    (Some(own), Some(inherited)) => Some(own.min(inherited)),
+                    (own, inherited) => own.or(inherited),
+                };
+            }
+            let child = self.jobs.insert(child);
             self.queue.schedule(now, Event::Arrive(child));
         }
     }
@@ -174,6 +239,16 @@ impl<'a> Simulation<'a> {
         }
     }
 
+    /// With the breaker outside the retries, the sequence of attempts is over: the
+    /// breaker records its one result.
+    fn record_sequence(&mut self, key: JobKey, call: &Call, outcome: Outcome) {
+        let job = &mut self.jobs[key];
+        if let Some(ticket) = job.sequence_ticket.take() {
+            let started = job.sequence_started;
+            self.record_breaker(call, Some(ticket), started, outcome);
+        }
+    }
+
     /// Keeps one wake-up scheduled for the time the breaker asks for, if any.
     fn schedule_breaker_wake(&mut self, breaker: BreakerId) {
         let index = breaker.0 as usize;
@@ -213,6 +288,7 @@ impl<'a> Simulation<'a> {
             if let Some(budget) = self.budget_of(key) {
                 budget.on_attempt(true);
             }
+            self.record_sequence(key, call, outcome);
             let job = &mut self.jobs[key];
             job.degraded |= answer.degraded;
             job.step += 1;
@@ -248,6 +324,13 @@ impl<'a> Simulation<'a> {
     fn call_failed(&mut self, key: JobKey, call: &Call, failure: CallFailure) {
         if self.retry_later(key, call, failure) {
             return;
+        }
+        let outcome = match failure {
+            CallFailure::BulkheadRejected => Some(self.rejection_outcome(call)),
+            other => other.outcome(),
+        };
+        if let Some(outcome) = outcome {
+            self.record_sequence(key, call, outcome);
         }
         self.jobs[key].retries = 0;
         match call.fallback {

@@ -113,7 +113,9 @@ enum Immediate {
     Deliver {
         parent: Parent,
         answer: Answer,
-        from: ServiceId,
+        /// The service that answered; `None` for a job dropped at its deadline,
+        /// whose unheard answer is not work done in vain.
+        from: Option<ServiceId>,
     },
 }
 
@@ -152,6 +154,14 @@ struct Job {
     /// The bulkhead whose permit the current attempt holds.
     holds_permit: Option<BulkheadId>,
     waiting_permit: Option<bulkheads::WaitingPermit>,
+    /// With the breaker outside the retries: its admission of the whole sequence of
+    /// attempts, and when the sequence began.
+    sequence_ticket: Option<Ticket>,
+    sequence_started: SimTime,
+    /// When the caller stops waiting, if it told us (deadline propagation).
+    deadline: Option<SimTime>,
+    /// When the current attempt began, before any wait for a bulkhead permit.
+    attempt_started: SimTime,
 }
 
 impl Job {
@@ -169,6 +179,10 @@ impl Job {
             last_backoff: SimDuration::ZERO,
             holds_permit: None,
             waiting_permit: None,
+            sequence_ticket: None,
+            sequence_started: arrived,
+            deadline: None,
+            attempt_started: arrived,
         }
     }
 }
@@ -484,14 +498,14 @@ impl<'a> Simulation<'a> {
     }
 
     /// Sends the answer of a finished (or rejected) job to whoever waits for it.
-    fn deliver(&mut self, parent: Parent, answer: Answer, from: ServiceId) {
+    fn deliver(&mut self, parent: Parent, answer: Answer, from: Option<ServiceId>) {
         let heard = match parent {
             Parent::User { user, seq } => self.client_answered(Client::User { user, seq }, answer),
             Parent::Open { key } => self.client_answered(Client::Open(key), answer),
             Parent::Call { job, epoch } => self.call_answered(job, epoch, answer),
             Parent::Probe { seq } => self.probe_answered(seq, answer),
         };
-        if !heard {
+        if let (false, Some(from)) = (heard, from) {
             self.services[from.0 as usize].abandoned += 1;
         }
     }

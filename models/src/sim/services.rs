@@ -17,6 +17,8 @@ pub(super) struct ServiceState {
     pub(super) rejected: u64,
     pub(super) completed: u64,
     pub(super) abandoned: u64,
+    /// Jobs dropped because their caller's propagated deadline had passed.
+    pub(super) dropped: u64,
     /// Retries made by this service's calls (attempts after the first).
     pub(super) retries: u64,
     /// Retries a budget refused.
@@ -147,7 +149,7 @@ impl Simulation<'_> {
             self.agenda.push_back(Immediate::Deliver {
                 parent: job.parent,
                 answer: Answer::rejected(),
-                from: service_id,
+                from: Some(service_id),
             });
         }
     }
@@ -180,6 +182,9 @@ impl Simulation<'_> {
     /// error-rate fault may fail it at once; latency faults delay its first step.
     pub(super) fn begin(&mut self, key: JobKey) {
         let now = self.now();
+        if self.past_deadline(key) {
+            return;
+        }
         let service_id = self.jobs[key].endpoint.service;
         let replica = self.jobs[key].replica;
         let scenario = self.scenario;
@@ -254,9 +259,36 @@ impl Simulation<'_> {
         }
     }
 
+    /// A job whose caller has stopped waiting is dropped before its next step, and
+    /// its worker goes to the next in line. Returns whether it was.
+    fn past_deadline(&mut self, key: JobKey) -> bool {
+        let now = self.now();
+        if self.jobs[key]
+            .deadline
+            .is_none_or(|deadline| now < deadline)
+        {
+            return false;
+        }
+        let service = self.jobs[key].endpoint.service;
+        self.services[service.0 as usize].dropped += 1;
+        let parent = self.jobs[key].parent;
+        self.release_worker(key);
+        // As gRPC answers DEADLINE_EXCEEDED: a caller that still waits (one that set
+        // no timeout of its own) is not left hanging.
+        self.agenda.push_back(Immediate::Deliver {
+            parent,
+            answer: Answer::error(super::STATUS_GATEWAY_TIMEOUT),
+            from: None,
+        });
+        true
+    }
+
     /// Runs the job's current step, or answers if there is none left.
     pub(super) fn advance(&mut self, key: JobKey) {
         let now = self.now();
+        if self.past_deadline(key) {
+            return;
+        }
         let scenario = self.scenario;
         let job = &self.jobs[key];
         let endpoint = scenario.endpoint(job.endpoint);
@@ -285,6 +317,17 @@ impl Simulation<'_> {
 
     /// The handler is done: free the worker for the next in line, send the answer.
     pub(super) fn finish(&mut self, key: JobKey, answer: Answer) {
+        let parent = self.jobs[key].parent;
+        let service_id = self.release_worker(key);
+        self.agenda.push_back(Immediate::Deliver {
+            parent,
+            answer,
+            from: Some(service_id),
+        });
+    }
+
+    /// Ends the job on its service: counts it, frees its worker for the next in line.
+    fn release_worker(&mut self, key: JobKey) -> ServiceId {
         let now = self.now();
         let job = self.jobs.remove(key).expect("finishing job exists");
         debug_assert!(job.call.is_none(), "a job finished with a call in flight");
@@ -306,10 +349,6 @@ impl Simulation<'_> {
             state.queued -= 1;
             self.start(next);
         }
-        self.agenda.push_back(Immediate::Deliver {
-            parent: job.parent,
-            answer,
-            from: service_id,
-        });
+        service_id
     }
 }

@@ -58,6 +58,7 @@ impl Simulation<'_> {
                     rejected: state.rejected,
                     completed: state.completed,
                     abandoned: state.abandoned,
+                    dropped: state.dropped,
                     retries: state.retries,
                     retries_denied: state.retries_denied,
                     busy_max: state.busy_max,
