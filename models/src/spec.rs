@@ -360,6 +360,8 @@ pub enum Fallback {
 pub struct BreakerSpec {
     pub name: String,
     pub kind: BreakerKind,
+    /// Which outcomes of the calls it admits count as failures.
+    pub failure_on: crate::breaker::FailureOn,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -368,6 +370,9 @@ pub enum BreakerKind {
     Consecutive(crate::breaker::ConsecutiveSettings),
     /// resilience4j: failure and slow-call rates over a count or time window.
     Window(crate::breaker::WindowSettings),
+    /// Hystrix 1.5: error percentage over a rolling window, decided on health
+    /// snapshots, a sleep window and a single trial.
+    Hystrix(crate::breaker::HystrixSettings),
 }
 
 impl BreakerSpec {
@@ -384,11 +389,12 @@ impl BreakerSpec {
         BreakerSpec {
             name: name.to_string(),
             kind: BreakerKind::Consecutive(crate::breaker::ConsecutiveSettings {
-                failures,
+                trip: crate::breaker::TripRule::ConsecutiveFailures(failures),
                 open_for,
                 max_requests: half_open_calls,
                 interval,
             }),
+            failure_on: crate::breaker::FailureOn::default(),
         }
     }
 }

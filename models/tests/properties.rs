@@ -1,7 +1,9 @@
 //! Invariants over generated worlds: random call graphs (acyclic by construction),
 //! pool and queue sizes, timeouts, breakers, fallbacks, hang faults and loads.
 
-use models::breaker::{BreakerState, WindowKind, WindowSettings};
+use models::breaker::{
+    BreakerState, FailureOn, HystrixSettings, TripRule, WindowKind, WindowSettings,
+};
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
     Balancer, BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadKind, BulkheadSpec, Call,
@@ -157,17 +159,61 @@ fn breaker(index: usize) -> impl Strategy<Value = BreakerSpec> {
         1u64..500,
         1u32..3,
         proptest::option::of(100u64..2000),
+        proptest::option::of((0.05f64..1.0, 1u32..6)),
+        failure_on(),
     )
         .prop_map({
             let name = name.clone();
-            move |(failures, open_for, half_open_calls, interval)| {
-                BreakerSpec::consecutive(
+            move |(failures, open_for, half_open_calls, interval, ratio, failure_on)| {
+                let mut spec = BreakerSpec::consecutive(
                     &name,
                     failures,
                     ms(open_for),
                     half_open_calls,
                     interval.map(ms),
-                )
+                );
+                if let (BreakerKind::Consecutive(settings), Some((ratio, min_requests))) =
+                    (&mut spec.kind, ratio)
+                {
+                    settings.trip = TripRule::FailureRatio {
+                        ratio,
+                        min_requests,
+                    };
+                }
+                spec.failure_on = failure_on;
+                spec
+            }
+        });
+    let hystrix = (
+        (1u64..40, 1u64..8),
+        (0u32..6, 1u32..=100),
+        (
+            0u64..500,
+            // Rarely forced, so that most runs exercise the state machine.
+            prop_oneof![8 => Just((false, false)), 1 => Just((true, false)), 1 => Just((false, true))],
+        ),
+        failure_on(),
+    )
+        .prop_map({
+            let name = name.clone();
+            move |(
+                (interval_ms, buckets),
+                (volume, threshold),
+                (sleep_ms, (force_open, force_closed)),
+                failure_on,
+            )| BreakerSpec {
+                name: name.clone(),
+                kind: BreakerKind::Hystrix(HystrixSettings {
+                    rolling_window: ms(interval_ms * buckets),
+                    rolling_buckets: 1,
+                    health_snapshot_interval: ms(interval_ms),
+                    request_volume_threshold: volume,
+                    error_threshold_percentage: threshold,
+                    sleep_window: ms(sleep_ms),
+                    force_open,
+                    force_closed,
+                }),
+                failure_on,
             }
         });
     let window = (
@@ -207,10 +253,33 @@ fn breaker(index: usize) -> impl Strategy<Value = BreakerSpec> {
                         automatic_transition: automatic,
                         half_open_max_wait: half_open_max.map(ms),
                     }),
+                    failure_on: FailureOn::default(),
                 }
             },
         );
-    prop_oneof![consecutive, window]
+    prop_oneof![consecutive, window, hystrix]
+}
+
+/// The default classification most of the time, otherwise a random one.
+fn failure_on() -> impl Strategy<Value = FailureOn> {
+    prop_oneof![
+        3 => Just(FailureOn::default()),
+        1 => (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(server, client, timeouts, connection, bulkhead)| {
+                let mut failures = FailureOn::nothing();
+                if server {
+                    failures.add_class(5);
+                }
+                if client {
+                    failures.add_status(408);
+                }
+                failures.timeouts = timeouts;
+                failures.connection = connection;
+                failures.bulkhead = bulkhead;
+                failures
+            }
+        ),
+    ]
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
@@ -560,6 +629,36 @@ proptest! {
                 prop_assert!(t.at_ms <= scenario.duration.as_millis_f64());
                 state = t.to;
                 last_ms = t.at_ms;
+            }
+        }
+    }
+
+    /// A Hystrix breaker opens from closed only on a health snapshot: a whole number
+    /// of snapshot intervals after its stream started (the run's start, or the
+    /// breaker's last close), never at the failure itself.
+    #[test]
+    fn hystrix_breakers_open_from_closed_only_on_snapshots(scenario in scenario()) {
+        let report = simulate(&scenario);
+        for (spec, breaker) in scenario.breakers.iter().zip(&report.breakers) {
+            let BreakerKind::Hystrix(settings) = spec.kind else { continue };
+            if settings.force_open {
+                continue;
+            }
+            let interval_ms = settings.health_snapshot_interval.as_millis_f64();
+            let mut stream_start_ms = 0.0;
+            for t in &breaker.transitions {
+                match (t.from, t.to) {
+                    ("half_open", "closed") => stream_start_ms = t.at_ms,
+                    ("closed", "open") => {
+                        let steps = (t.at_ms - stream_start_ms) / interval_ms;
+                        prop_assert!(
+                            steps.round() >= 1.0 && (steps - steps.round()).abs() < 0.005,
+                            "opened at {} ms, stream from {} ms, snapshots every {} ms",
+                            t.at_ms, stream_start_ms, interval_ms
+                        );
+                    }
+                    _ => {}
+                }
             }
         }
     }

@@ -4,26 +4,28 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use models::breaker::{BreakerState, WindowKind, WindowSettings};
+use models::breaker::BreakerState;
 use models::limits::{
     CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, REPLICAS_MAX, USERS_MAX, WINDOWS_MAX,
 };
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
-    Balancer, BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadKind, BulkheadSpec, Call,
-    Capacity, Endpoint, EndpointRef, Fallback, FanOut, Fault, FaultKind, Hypothesis, Load,
-    LoadModel, OutlierDetection, PolicyOrder, Probe, ProbeKind, RateChange, Repeat, Scenario,
-    Service, ServiceId, Step, Task, Think,
+    Balancer, BreakerId, BulkheadId, BulkheadKind, BulkheadSpec, Call, Capacity, Endpoint,
+    EndpointRef, Fallback, FanOut, Fault, FaultKind, Hypothesis, Load, LoadModel, OutlierDetection,
+    PolicyOrder, Probe, ProbeKind, RateChange, Repeat, Scenario, Service, ServiceId, Step, Task,
+    Think,
 };
 use sim_core::{Distribution, SimDuration, SimTime};
 use toml::Spanned;
 
 use super::raw::{
-    RawBreaker, RawBudget, RawBulkhead, RawCapacity, RawDistribution, RawDuration, RawFallback,
-    RawFault, RawFile, RawHold, RawHypothesis, RawLoad, RawOutlier, RawProbe, RawRateChange,
-    RawRetry, RawService, RawStep, RawVariant, RawWait, RawWaitFor,
+    RawBudget, RawBulkhead, RawCapacity, RawDistribution, RawDuration, RawFallback, RawFault,
+    RawFile, RawHold, RawHypothesis, RawLoad, RawOutlier, RawProbe, RawRateChange, RawRetry,
+    RawService, RawStep, RawVariant, RawWait, RawWaitFor,
 };
 use crate::diagnostic::Diagnostic;
+
+mod breakers;
 
 /// Report windows when the file does not choose one.
 const WINDOW_DEFAULT: SimDuration = SimDuration::from_secs(10);
@@ -1003,188 +1005,6 @@ impl Checker {
         result
             .map_err(|message| self.error(span, format!("{path}: {message}")))
             .ok()
-    }
-
-    fn breaker(&mut self, name: &str, breaker: &RawBreaker) -> BreakerSpec {
-        let path = format!("breakers.{name}");
-        let kind = breaker.kind.get_ref().as_str();
-        let window_keys = [
-            ("window", breaker.window.as_ref().map(Spanned::span)),
-            (
-                "minimum_calls",
-                breaker.minimum_calls.as_ref().map(Spanned::span),
-            ),
-            (
-                "failure_rate",
-                breaker.failure_rate.as_ref().map(Spanned::span),
-            ),
-            (
-                "slow_call_rate",
-                breaker.slow_call_rate.as_ref().map(Spanned::span),
-            ),
-            (
-                "slow_call_duration",
-                breaker.slow_call_duration.as_ref().map(Spanned::span),
-            ),
-            (
-                "open_for_multiplier",
-                breaker.open_for_multiplier.as_ref().map(Spanned::span),
-            ),
-            (
-                "open_for_max",
-                breaker.open_for_max.as_ref().map(Spanned::span),
-            ),
-            (
-                "automatic_transition",
-                breaker.automatic_transition.as_ref().map(Spanned::span),
-            ),
-            (
-                "half_open_max_wait",
-                breaker.half_open_max_wait.as_ref().map(Spanned::span),
-            ),
-        ];
-        let consecutive_keys = [
-            ("failures", breaker.failures.as_ref().map(Spanned::span)),
-            ("interval", breaker.interval.as_ref().map(Spanned::span)),
-        ];
-        let foreign: &[(&str, Option<Range<usize>>)] = match kind {
-            "consecutive" => &window_keys,
-            "count_window" | "time_window" => &consecutive_keys,
-            other => {
-                self.error(
-                    breaker.kind.span(),
-                    format!("{path}.kind: expected \"consecutive\" (gobreaker), \"count_window\" or \"time_window\" (resilience4j), got \"{other}\""),
-                );
-                return BreakerSpec::consecutive(name, 1, GOBREAKER_TIMEOUT_DEFAULT, 1, None);
-            }
-        };
-        // Every key of the other family is foreign here.
-        self.keys_only_of(foreign, &[], &path, &format!("a `{kind}` breaker"));
-        let count = |checker: &mut Self, raw: &Option<Spanned<i64>>, key: &str, default: u32| {
-            raw.as_ref().map_or(default, |value| {
-                checker.count_in(value, &format!("{path}.{key}"), 1, u64::from(u32::MAX)) as u32
-            })
-        };
-        let duration = |checker: &mut Self,
-                        raw: &Option<Spanned<RawDuration>>,
-                        key: &str,
-                        default: SimDuration| {
-            raw.as_ref().map_or(default, |value| {
-                checker.duration_in(value, &format!("{path}.{key}"), true)
-            })
-        };
-        if kind == "consecutive" {
-            let failures = count(
-                self,
-                &breaker.failures,
-                "failures",
-                GOBREAKER_FAILURES_DEFAULT,
-            );
-            let open_for = duration(
-                self,
-                &breaker.open_for,
-                "open_for",
-                GOBREAKER_TIMEOUT_DEFAULT,
-            );
-            let half_open_calls = count(
-                self,
-                &breaker.half_open_calls,
-                "half_open_calls",
-                GOBREAKER_MAX_REQUESTS_DEFAULT,
-            );
-            let interval = breaker.interval.as_ref().map(|interval| {
-                if interval.get_ref().0 == SimDuration::ZERO {
-                    self.error(
-                        interval.span(),
-                        format!("{path}.interval: expected a duration above 0; leave `interval` out to never clear counts in closed state"),
-                    );
-                }
-                interval.get_ref().0
-            });
-            return BreakerSpec::consecutive(name, failures, open_for, half_open_calls, interval);
-        }
-        let size = count(self, &breaker.window, "window", R4J_WINDOW_DEFAULT);
-        let window = if kind == "count_window" {
-            WindowKind::Count(size)
-        } else {
-            WindowKind::Time(size)
-        };
-        let defaults = WindowSettings::resilience4j_defaults(window);
-        let percent = |checker: &mut Self, raw: &Option<Spanned<f64>>, key: &str, default: f64| {
-            raw.as_ref().map_or(default, |value| {
-                let rate = *value.get_ref();
-                if !(rate > 0.0 && rate <= 100.0) {
-                    checker.error(
-                        value.span(),
-                        format!("{path}.{key}: expected a percentage in (0, 100], got {rate}"),
-                    );
-                }
-                rate
-            })
-        };
-        let multiplier = breaker.open_for_multiplier.as_ref().map_or(1.0, |value| {
-            let factor = *value.get_ref();
-            if !(factor.is_finite() && (1.0..=100.0).contains(&factor)) {
-                self.error(
-                    value.span(),
-                    format!(
-                        "{path}.open_for_multiplier: expected a factor from 1 to 100, got {factor}"
-                    ),
-                );
-            }
-            factor
-        });
-        let settings = WindowSettings {
-            window,
-            minimum_calls: count(
-                self,
-                &breaker.minimum_calls,
-                "minimum_calls",
-                defaults.minimum_calls,
-            ),
-            failure_rate_threshold: percent(
-                self,
-                &breaker.failure_rate,
-                "failure_rate",
-                defaults.failure_rate_threshold,
-            ),
-            slow_call_rate_threshold: percent(
-                self,
-                &breaker.slow_call_rate,
-                "slow_call_rate",
-                defaults.slow_call_rate_threshold,
-            ),
-            slow_call_duration: duration(
-                self,
-                &breaker.slow_call_duration,
-                "slow_call_duration",
-                defaults.slow_call_duration,
-            ),
-            half_open_calls: count(
-                self,
-                &breaker.half_open_calls,
-                "half_open_calls",
-                defaults.half_open_calls,
-            ),
-            open_for: duration(self, &breaker.open_for, "open_for", defaults.open_for),
-            open_for_multiplier: multiplier,
-            open_for_max: breaker
-                .open_for_max
-                .as_ref()
-                .map(|max| self.duration_in(max, &format!("{path}.open_for_max"), true)),
-            automatic_transition: breaker
-                .automatic_transition
-                .as_ref()
-                .is_some_and(|flag| *flag.get_ref()),
-            half_open_max_wait: breaker
-                .half_open_max_wait
-                .as_ref()
-                .map(|wait| self.duration_in(wait, &format!("{path}.half_open_max_wait"), true)),
-        };
-        BreakerSpec {
-            name: name.to_string(),
-            kind: BreakerKind::Window(settings),
-        }
     }
 
     fn fault(

@@ -361,6 +361,66 @@ pub struct RawBreaker {
     pub automatic_transition: Option<Spanned<bool>>,
     #[serde(default)]
     pub half_open_max_wait: Option<Spanned<RawDuration>>,
+    /// consecutive only: gobreaker's `ReadyToTrip` as a failure ratio, instead of
+    /// `failures`.
+    #[serde(default)]
+    pub trip: Option<RawTrip>,
+    /// Every kind: which outcomes are failures.
+    #[serde(default)]
+    pub failure_on: Option<Spanned<Vec<Spanned<RawFailureClass>>>>,
+    /// hystrix only, from here on, named after Hystrix's properties.
+    #[serde(default)]
+    pub request_volume_threshold: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub error_threshold_percentage: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub sleep_window: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub rolling_window: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub rolling_buckets: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub health_snapshot_interval: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub force_open: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub force_closed: Option<Spanned<bool>>,
+}
+
+/// `trip = { failure_ratio = 0.6, min_requests = 3 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrip {
+    pub failure_ratio: Spanned<f64>,
+    pub min_requests: Spanned<i64>,
+}
+
+/// One entry of `failure_on`: a status (`408` or `"408"`), a class of statuses
+/// (`"5xx"`), or `"timeout"`, `"connection"`, `"bulkhead"`. Checked in `build`, so
+/// that the message can list what is expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RawFailureClass {
+    Status(i64),
+    Name(String),
+}
+
+impl<'de> Deserialize<'de> for RawFailureClass {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ClassVisitor;
+        impl Visitor<'_> for ClassVisitor {
+            type Value = RawFailureClass;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an HTTP status such as 503, or \"5xx\", \"timeout\", \"connection\", \"bulkhead\"")
+            }
+            fn visit_i64<E: de::Error>(self, status: i64) -> Result<RawFailureClass, E> {
+                Ok(RawFailureClass::Status(status))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<RawFailureClass, E> {
+                Ok(RawFailureClass::Name(text.to_string()))
+            }
+        }
+        deserializer.deserialize_any(ClassVisitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]

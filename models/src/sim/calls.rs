@@ -6,7 +6,7 @@ use super::{
     Answer, Event, Job, JobKey, Parent, PendingCall, Simulation, STATUS_BAD_GATEWAY,
     STATUS_GATEWAY_TIMEOUT, STATUS_UNAVAILABLE,
 };
-use crate::breaker::{CallResult, Ticket};
+use crate::breaker::{CallResult, Outcome, Ticket};
 use crate::retry::{AttemptFailure, Budget};
 use crate::spec::BreakerId;
 use crate::spec::EndpointRef;
@@ -25,6 +25,18 @@ enum CallFailure {
 }
 
 impl CallFailure {
+    /// What the breaker hears of it; `None` for its own rejection, which it never
+    /// records, and for a bulkhead's (see `rejection_outcome`).
+    fn outcome(self) -> Option<Outcome> {
+        match self {
+            CallFailure::Answered(status) => Some(Outcome::Status(status)),
+            CallFailure::TimedOut => Some(Outcome::TimedOut),
+            CallFailure::ConnectTimedOut | CallFailure::Refused => Some(Outcome::Connection),
+            // Which bulkhead rejected it is known only to the simulation.
+            CallFailure::BulkheadRejected | CallFailure::BreakerRejected => None,
+        }
+    }
+
     fn propagated_status(self) -> u16 {
         match self {
             CallFailure::Answered(status) => status,
@@ -84,12 +96,25 @@ impl<'a> Simulation<'a> {
         self.connect_call(key, call, ticket);
     }
 
-    /// A bulkhead turned the call away: the breaker outside it records a failure
-    /// (as resilience4j's does for `BulkheadFullException`), and no retry follows.
+    /// A bulkhead turned the call away: the breaker outside it records the outcome
+    /// (a failure by default, as resilience4j counts `BulkheadFullException`), and no
+    /// retry follows.
     pub(super) fn bulkhead_rejected(&mut self, key: JobKey, call: &Call, ticket: Option<Ticket>) {
         let now = self.now();
-        self.record_breaker(call, ticket, now, false);
+        let outcome = self.rejection_outcome(call);
+        self.record_breaker(call, ticket, now, outcome);
         self.call_failed(key, call, CallFailure::BulkheadRejected);
+    }
+
+    /// Hystrix tells a semaphore's rejection from a thread pool's; so do we.
+    fn rejection_outcome(&self, call: &Call) -> Outcome {
+        match call
+            .bulkhead
+            .map(|b| self.scenario.bulkheads[b.0 as usize].kind)
+        {
+            Some(BulkheadKind::ThreadPool { .. }) => Outcome::PoolRejected,
+            _ => Outcome::BulkheadRejected,
+        }
     }
 
     /// A call spent its whole timeout in a thread pool's queue.
@@ -100,7 +125,7 @@ impl<'a> Simulation<'a> {
         ticket: Option<Ticket>,
     ) {
         let started = self.jobs[key].attempt_started;
-        self.record_breaker(call, ticket, started, false);
+        self.record_breaker(call, ticket, started, Outcome::TimedOut);
         self.call_failed(key, call, CallFailure::TimedOut);
     }
 
@@ -116,7 +141,7 @@ impl<'a> Simulation<'a> {
         if unreachable == Some(Unreachable::Refused) {
             self.release_permit(key);
             self.observe_replica(target, replica, true);
-            self.record_breaker(call, ticket, now, false);
+            self.record_breaker(call, ticket, now, Outcome::Connection);
             self.call_failed(key, call, CallFailure::Refused);
             return;
         }
@@ -202,12 +227,14 @@ impl<'a> Simulation<'a> {
         call: &Call,
         ticket: Option<Ticket>,
         started: SimTime,
-        success: bool,
+        outcome: Outcome,
     ) {
         if let (Some(breaker), Some(ticket)) = (call.breaker, ticket) {
             let now = self.now();
+            let spec = &self.scenario.breakers[breaker.0 as usize];
             let result = CallResult {
-                success,
+                success: !spec.failure_on.is_failure(outcome),
+                outcome,
                 duration: now.since(started),
             };
             self.breakers[breaker.0 as usize].record(now, ticket, result);
@@ -217,11 +244,11 @@ impl<'a> Simulation<'a> {
 
     /// With the breaker outside the retries, the sequence of attempts is over: the
     /// breaker records its one result.
-    fn record_sequence(&mut self, key: JobKey, call: &Call, success: bool) {
+    fn record_sequence(&mut self, key: JobKey, call: &Call, outcome: Outcome) {
         let job = &mut self.jobs[key];
         if let Some(ticket) = job.sequence_ticket.take() {
             let started = job.sequence_started;
-            self.record_breaker(call, Some(ticket), started, success);
+            self.record_breaker(call, Some(ticket), started, outcome);
         }
     }
 
@@ -258,12 +285,13 @@ impl<'a> Simulation<'a> {
         }
         let call = self.current_call(key);
         self.observe_replica(call.target.service, pending.replica, answer.status >= 500);
-        self.record_breaker(call, pending.ticket, pending.started, answer.is_success());
+        let outcome = Outcome::Status(answer.status);
+        self.record_breaker(call, pending.ticket, pending.started, outcome);
         if answer.is_success() {
             if let Some(budget) = self.budget_of(key) {
                 budget.on_attempt(true);
             }
-            self.record_sequence(key, call, true);
+            self.record_sequence(key, call, outcome);
             let job = &mut self.jobs[key];
             job.degraded |= answer.degraded;
             job.retries = 0;
@@ -287,7 +315,12 @@ impl<'a> Simulation<'a> {
         self.release_permit(key);
         let call = self.current_call(key);
         self.observe_replica(call.target.service, pending.replica, true);
-        self.record_breaker(call, pending.ticket, pending.started, false);
+        let outcome = if connecting {
+            Outcome::Connection
+        } else {
+            Outcome::TimedOut
+        };
+        self.record_breaker(call, pending.ticket, pending.started, outcome);
         let failure = if connecting {
             CallFailure::ConnectTimedOut
         } else {
@@ -300,7 +333,13 @@ impl<'a> Simulation<'a> {
         if self.retry_later(key, call, failure) {
             return;
         }
-        self.record_sequence(key, call, false);
+        let outcome = match failure {
+            CallFailure::BulkheadRejected => Some(self.rejection_outcome(call)),
+            other => other.outcome(),
+        };
+        if let Some(outcome) = outcome {
+            self.record_sequence(key, call, outcome);
+        }
         self.jobs[key].retries = 0;
         if self.jobs[key].branch.is_some() {
             let answer = match call.fallback {

@@ -26,11 +26,11 @@ use std::collections::VecDeque;
 use sim_core::{EventQueue, LatencyHistogram, RngStream, SimDuration, SimTime, TimerId};
 use slotmap::{new_key_type, SlotMap};
 
-use crate::breaker::{Breaker, ConsecutiveBreaker, Ticket, WindowBreaker};
+use crate::breaker::{Breaker, Ticket};
 use crate::limits::{EVENTS_AT_ONE_INSTANT_MAX, EVENTS_MAX};
 use crate::report::RunReport;
 use crate::retry::Budget;
-use crate::spec::{BreakerId, BreakerKind, BulkheadId, EndpointRef, Scenario, ServiceId};
+use crate::spec::{BreakerId, BulkheadId, EndpointRef, Scenario, ServiceId};
 
 use probes::ProbeRunner;
 use services::{ServiceState, Unreachable};
@@ -363,12 +363,7 @@ impl<'a> Simulation<'a> {
         let breakers: Vec<Breaker> = scenario
             .breakers
             .iter()
-            .map(|spec| match &spec.kind {
-                BreakerKind::Consecutive(settings) => {
-                    Breaker::Consecutive(ConsecutiveBreaker::new(*settings, SimTime::ZERO))
-                }
-                BreakerKind::Window(settings) => Breaker::Window(WindowBreaker::new(*settings)),
-            })
+            .map(|spec| Breaker::new(&spec.kind, SimTime::ZERO))
             .collect();
         let breaker_wakes = vec![None; breakers.len()];
         for (index, service) in scenario.services.iter().enumerate() {
