@@ -548,6 +548,52 @@ fn cases_or(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+/// The fastest ok answer seen.
+struct Fastest(Option<SimDuration>);
+
+impl models::Observer for Fastest {
+    fn request_ended(&mut self, record: &models::RequestRecord) {
+        if record.outcome == "ok" {
+            let latency = record.ended.since(record.issued);
+            self.0 = Some(self.0.map_or(latency, |fastest| fastest.min(latency)));
+        }
+    }
+}
+
+/// The least time an ok answer from `target` can take.
+fn path_floor(scenario: &Scenario, target: EndpointRef) -> SimDuration {
+    let service = scenario.service(target.service);
+    // A hang that answers a success skips the steps: it only holds the worker.
+    let short_cut = scenario.faults.iter().any(|fault| {
+        fault.service == target.service
+            && matches!(fault.kind, FaultKind::Hang { status, .. } if status < 400)
+    });
+    if short_cut {
+        return SimDuration::ZERO;
+    }
+    let steps = &service.endpoints[target.endpoint as usize].steps;
+    let mut total = SimDuration::ZERO;
+    for step in steps {
+        total = total
+            + match step {
+                Step::Work(Distribution::Constant(d)) => *d,
+                Step::Work(Distribution::Uniform { low, .. }) => *low,
+                Step::Work(_) => SimDuration::ZERO,
+                Step::Call(call) => path_floor(scenario, call.target),
+                Step::Parallel(group) => {
+                    let mut floors: Vec<SimDuration> = group
+                        .calls
+                        .iter()
+                        .map(|call| path_floor(scenario, call.target))
+                        .collect();
+                    floors.sort();
+                    floors[group.wait_for as usize - 1]
+                }
+            };
+    }
+    total
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases_or(200)))]
 
@@ -570,6 +616,26 @@ proptest! {
         }
         if let LoadModel::Closed { users, .. } = scenario.load.model {
             prop_assert!(report.in_flight <= u64::from(users));
+        }
+    }
+
+    /// An answer that is ok (neither degraded nor failed) did every step on its path,
+    /// so it took at least the least time those steps can take: the work steps'
+    /// lower bounds, through every call, and through the fastest `wait_for` calls
+    /// of a fan-out. Faults, queues, retries and backoff only add to it.
+    #[test]
+    fn ok_answers_are_never_faster_than_the_work_on_their_path(scenario in scenario()) {
+        let floor = scenario
+            .load
+            .tasks
+            .iter()
+            .map(|task| path_floor(&scenario, task.target))
+            .min()
+            .expect("at least one task");
+        let mut fastest = Fastest(None);
+        models::simulate_observed(&scenario, &mut fastest);
+        if let Some(fastest) = fastest.0 {
+            prop_assert!(fastest >= floor, "an ok answer in {fastest} below the floor {floor}");
         }
     }
 
