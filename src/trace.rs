@@ -178,6 +178,9 @@ pub fn render(scenario: &Scenario, variant: &str, trace: &RequestTrace, issued: 
             HopKind::DeadlineDropped => {
                 "dropped: its caller's deadline has passed (deadline propagation)".into()
             }
+            HopKind::FanOut { calls, wait_for } => {
+                format!("fans out {calls} calls at once, goes on when {wait_for} succeed")
+            }
             HopKind::RetryScheduled { at } => format!("retries at {} s", seconds(at)),
             HopKind::Fallback { fallback } => match fallback {
                 Fallback::Degraded => "fallback: carries on without it (degraded answer)".into(),

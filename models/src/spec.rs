@@ -283,6 +283,32 @@ pub enum Step {
     Work(Distribution),
     /// Call another endpoint; the worker is held while waiting (thread per request).
     Call(Call),
+    /// Call several endpoints at once and go on when enough have answered.
+    Parallel(FanOut),
+}
+
+impl Step {
+    /// The calls this step makes: none, one, or a fan-out's.
+    pub fn calls(&self) -> &[Call] {
+        match self {
+            Step::Work(_) => &[],
+            Step::Call(call) => std::slice::from_ref(call),
+            Step::Parallel(group) => &group.calls,
+        }
+    }
+}
+
+/// A fan-out: every call starts at once, each with its own timeout, retries,
+/// breaker and fallback; the handler goes on when `wait_for` of them have succeeded
+/// (a call that fell back to `degraded` counts, and marks the answer degraded). The
+/// calls still running then are left to finish, unheard. When so many have failed
+/// that `wait_for` successes are out of reach, the group's `fallback` decides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FanOut {
+    pub calls: Vec<Call>,
+    /// From 1 to the number of calls.
+    pub wait_for: u32,
+    pub fallback: Fallback,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -334,6 +360,8 @@ pub enum Fallback {
 pub struct BreakerSpec {
     pub name: String,
     pub kind: BreakerKind,
+    /// Which outcomes of the calls it admits count as failures.
+    pub failure_on: crate::breaker::FailureOn,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -342,6 +370,9 @@ pub enum BreakerKind {
     Consecutive(crate::breaker::ConsecutiveSettings),
     /// resilience4j: failure and slow-call rates over a count or time window.
     Window(crate::breaker::WindowSettings),
+    /// Hystrix 1.5: error percentage over a rolling window, decided on health
+    /// snapshots, a sleep window and a single trial.
+    Hystrix(crate::breaker::HystrixSettings),
 }
 
 impl BreakerSpec {
@@ -358,11 +389,12 @@ impl BreakerSpec {
         BreakerSpec {
             name: name.to_string(),
             kind: BreakerKind::Consecutive(crate::breaker::ConsecutiveSettings {
-                failures,
+                trip: crate::breaker::TripRule::ConsecutiveFailures(failures),
                 open_for,
                 max_requests: half_open_calls,
                 interval,
             }),
+            failure_on: crate::breaker::FailureOn::default(),
         }
     }
 }

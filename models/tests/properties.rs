@@ -1,13 +1,15 @@
 //! Invariants over generated worlds: random call graphs (acyclic by construction),
 //! pool and queue sizes, timeouts, breakers, fallbacks, hang faults and loads.
 
-use models::breaker::{BreakerState, WindowKind, WindowSettings};
+use models::breaker::{
+    BreakerState, FailureOn, HystrixSettings, TripRule, WindowKind, WindowSettings,
+};
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
     Balancer, BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadKind, BulkheadSpec, Call,
-    Capacity, Endpoint, EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel,
-    OutlierDetection, PolicyOrder, Probe, ProbeKind, RateChange, Repeat, Scenario, Service,
-    ServiceId, Step, Task, Think,
+    Capacity, Endpoint, EndpointRef, Fallback, FanOut, Fault, FaultKind, Hypothesis, Load,
+    LoadModel, OutlierDetection, PolicyOrder, Probe, ProbeKind, RateChange, Repeat, Scenario,
+    Service, ServiceId, Step, Task, Think,
 };
 use models::{simulate, RunReport};
 use proptest::prelude::*;
@@ -60,7 +62,7 @@ fn step(index: usize, services: usize, breakers: usize) -> BoxedStrategy<Step> {
     )
         .prop_map(
             |(target, timeout, connect_timeout, breaker, fallback, retry, (outer, propagate))| {
-                Step::Call(Call {
+                Call {
                     target: EndpointRef {
                         service: ServiceId(target as u32),
                         endpoint: 0,
@@ -81,10 +83,24 @@ fn step(index: usize, services: usize, breakers: usize) -> BoxedStrategy<Step> {
                         PolicyOrder::RetryOutsideBreaker
                     },
                     propagate_deadline: propagate,
-                })
+                }
             },
-        );
-    prop_oneof![work, call].boxed()
+        )
+        .boxed();
+    let fan_out = (
+        proptest::collection::vec(call.clone(), 1..4),
+        0u32..3,
+        fallback(),
+    )
+        .prop_map(|(calls, wait, fallback)| {
+            let wait_for = 1 + wait % calls.len() as u32;
+            Step::Parallel(FanOut {
+                calls,
+                wait_for,
+                fallback,
+            })
+        });
+    prop_oneof![3 => work, 3 => call.prop_map(Step::Call), 1 => fan_out].boxed()
 }
 
 fn retry() -> impl Strategy<Value = RetryPolicy> {
@@ -143,17 +159,61 @@ fn breaker(index: usize) -> impl Strategy<Value = BreakerSpec> {
         1u64..500,
         1u32..3,
         proptest::option::of(100u64..2000),
+        proptest::option::of((0.05f64..1.0, 1u32..6)),
+        failure_on(),
     )
         .prop_map({
             let name = name.clone();
-            move |(failures, open_for, half_open_calls, interval)| {
-                BreakerSpec::consecutive(
+            move |(failures, open_for, half_open_calls, interval, ratio, failure_on)| {
+                let mut spec = BreakerSpec::consecutive(
                     &name,
                     failures,
                     ms(open_for),
                     half_open_calls,
                     interval.map(ms),
-                )
+                );
+                if let (BreakerKind::Consecutive(settings), Some((ratio, min_requests))) =
+                    (&mut spec.kind, ratio)
+                {
+                    settings.trip = TripRule::FailureRatio {
+                        ratio,
+                        min_requests,
+                    };
+                }
+                spec.failure_on = failure_on;
+                spec
+            }
+        });
+    let hystrix = (
+        (1u64..40, 1u64..8),
+        (0u32..6, 1u32..=100),
+        (
+            0u64..500,
+            // Rarely forced, so that most runs exercise the state machine.
+            prop_oneof![8 => Just((false, false)), 1 => Just((true, false)), 1 => Just((false, true))],
+        ),
+        failure_on(),
+    )
+        .prop_map({
+            let name = name.clone();
+            move |(
+                (interval_ms, buckets),
+                (volume, threshold),
+                (sleep_ms, (force_open, force_closed)),
+                failure_on,
+            )| BreakerSpec {
+                name: name.clone(),
+                kind: BreakerKind::Hystrix(HystrixSettings {
+                    rolling_window: ms(interval_ms * buckets),
+                    rolling_buckets: 1,
+                    health_snapshot_interval: ms(interval_ms),
+                    request_volume_threshold: volume,
+                    error_threshold_percentage: threshold,
+                    sleep_window: ms(sleep_ms),
+                    force_open,
+                    force_closed,
+                }),
+                failure_on,
             }
         });
     let window = (
@@ -193,10 +253,33 @@ fn breaker(index: usize) -> impl Strategy<Value = BreakerSpec> {
                         automatic_transition: automatic,
                         half_open_max_wait: half_open_max.map(ms),
                     }),
+                    failure_on: FailureOn::default(),
                 }
             },
         );
-    prop_oneof![consecutive, window]
+    prop_oneof![consecutive, window, hystrix]
+}
+
+/// The default classification most of the time, otherwise a random one.
+fn failure_on() -> impl Strategy<Value = FailureOn> {
+    prop_oneof![
+        3 => Just(FailureOn::default()),
+        1 => (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(server, client, timeouts, connection, bulkhead)| {
+                let mut failures = FailureOn::nothing();
+                if server {
+                    failures.add_class(5);
+                }
+                if client {
+                    failures.add_status(408);
+                }
+                failures.timeouts = timeouts;
+                failures.connection = connection;
+                failures.bulkhead = bulkhead;
+                failures
+            }
+        ),
+    ]
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
@@ -465,6 +548,52 @@ fn cases_or(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+/// The fastest ok answer seen.
+struct Fastest(Option<SimDuration>);
+
+impl models::Observer for Fastest {
+    fn request_ended(&mut self, record: &models::RequestRecord) {
+        if record.outcome == "ok" {
+            let latency = record.ended.since(record.issued);
+            self.0 = Some(self.0.map_or(latency, |fastest| fastest.min(latency)));
+        }
+    }
+}
+
+/// The least time an ok answer from `target` can take.
+fn path_floor(scenario: &Scenario, target: EndpointRef) -> SimDuration {
+    let service = scenario.service(target.service);
+    // A hang that answers a success skips the steps: it only holds the worker.
+    let short_cut = scenario.faults.iter().any(|fault| {
+        fault.service == target.service
+            && matches!(fault.kind, FaultKind::Hang { status, .. } if status < 400)
+    });
+    if short_cut {
+        return SimDuration::ZERO;
+    }
+    let steps = &service.endpoints[target.endpoint as usize].steps;
+    let mut total = SimDuration::ZERO;
+    for step in steps {
+        total = total
+            + match step {
+                Step::Work(Distribution::Constant(d)) => *d,
+                Step::Work(Distribution::Uniform { low, .. }) => *low,
+                Step::Work(_) => SimDuration::ZERO,
+                Step::Call(call) => path_floor(scenario, call.target),
+                Step::Parallel(group) => {
+                    let mut floors: Vec<SimDuration> = group
+                        .calls
+                        .iter()
+                        .map(|call| path_floor(scenario, call.target))
+                        .collect();
+                    floors.sort();
+                    floors[group.wait_for as usize - 1]
+                }
+            };
+    }
+    total
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases_or(200)))]
 
@@ -487,6 +616,26 @@ proptest! {
         }
         if let LoadModel::Closed { users, .. } = scenario.load.model {
             prop_assert!(report.in_flight <= u64::from(users));
+        }
+    }
+
+    /// An answer that is ok (neither degraded nor failed) did every step on its path,
+    /// so it took at least the least time those steps can take: the work steps'
+    /// lower bounds, through every call, and through the fastest `wait_for` calls
+    /// of a fan-out. Faults, queues, retries and backoff only add to it.
+    #[test]
+    fn ok_answers_are_never_faster_than_the_work_on_their_path(scenario in scenario()) {
+        let floor = scenario
+            .load
+            .tasks
+            .iter()
+            .map(|task| path_floor(&scenario, task.target))
+            .min()
+            .expect("at least one task");
+        let mut fastest = Fastest(None);
+        models::simulate_observed(&scenario, &mut fastest);
+        if let Some(fastest) = fastest.0 {
+            prop_assert!(fastest >= floor, "an ok answer in {fastest} below the floor {floor}");
         }
     }
 
@@ -546,6 +695,36 @@ proptest! {
                 prop_assert!(t.at_ms <= scenario.duration.as_millis_f64());
                 state = t.to;
                 last_ms = t.at_ms;
+            }
+        }
+    }
+
+    /// A Hystrix breaker opens from closed only on a health snapshot: a whole number
+    /// of snapshot intervals after its stream started (the run's start, or the
+    /// breaker's last close), never at the failure itself.
+    #[test]
+    fn hystrix_breakers_open_from_closed_only_on_snapshots(scenario in scenario()) {
+        let report = simulate(&scenario);
+        for (spec, breaker) in scenario.breakers.iter().zip(&report.breakers) {
+            let BreakerKind::Hystrix(settings) = spec.kind else { continue };
+            if settings.force_open {
+                continue;
+            }
+            let interval_ms = settings.health_snapshot_interval.as_millis_f64();
+            let mut stream_start_ms = 0.0;
+            for t in &breaker.transitions {
+                match (t.from, t.to) {
+                    ("half_open", "closed") => stream_start_ms = t.at_ms,
+                    ("closed", "open") => {
+                        let steps = (t.at_ms - stream_start_ms) / interval_ms;
+                        prop_assert!(
+                            steps.round() >= 1.0 && (steps - steps.round()).abs() < 0.005,
+                            "opened at {} ms, stream from {} ms, snapshots every {} ms",
+                            t.at_ms, stream_start_ms, interval_ms
+                        );
+                    }
+                    _ => {}
+                }
             }
         }
     }

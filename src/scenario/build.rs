@@ -4,26 +4,28 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use models::breaker::{BreakerState, WindowKind, WindowSettings};
+use models::breaker::BreakerState;
 use models::limits::{
     CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, REPLICAS_MAX, USERS_MAX, WINDOWS_MAX,
 };
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
-    Balancer, BreakerId, BreakerKind, BreakerSpec, BulkheadId, BulkheadKind, BulkheadSpec, Call,
-    Capacity, Endpoint, EndpointRef, Fallback, Fault, FaultKind, Hypothesis, Load, LoadModel,
-    OutlierDetection, PolicyOrder, Probe, ProbeKind, RateChange, Repeat, Scenario, Service,
-    ServiceId, Step, Task, Think,
+    Balancer, BreakerId, BulkheadId, BulkheadKind, BulkheadSpec, Call, Capacity, Endpoint,
+    EndpointRef, Fallback, FanOut, Fault, FaultKind, Hypothesis, Load, LoadModel, OutlierDetection,
+    PolicyOrder, Probe, ProbeKind, RateChange, Repeat, Scenario, Service, ServiceId, Step, Task,
+    Think,
 };
 use sim_core::{Distribution, SimDuration, SimTime};
 use toml::Spanned;
 
 use super::raw::{
-    RawBreaker, RawBudget, RawBulkhead, RawCapacity, RawDistribution, RawDuration, RawFallback,
-    RawFault, RawFile, RawHold, RawHypothesis, RawLoad, RawOutlier, RawProbe, RawRateChange,
-    RawRetry, RawService, RawStep, RawVariant, RawWait,
+    RawBudget, RawBulkhead, RawCapacity, RawDistribution, RawDuration, RawFallback, RawFault,
+    RawFile, RawHold, RawHypothesis, RawLoad, RawOutlier, RawProbe, RawRateChange, RawRetry,
+    RawService, RawStep, RawVariant, RawWait, RawWaitFor,
 };
 use crate::diagnostic::Diagnostic;
+
+mod breakers;
 
 /// Report windows when the file does not choose one.
 const WINDOW_DEFAULT: SimDuration = SimDuration::from_secs(10);
@@ -538,14 +540,29 @@ impl Checker {
 
     fn step(&mut self, path: &str, raw: &Spanned<RawStep>, names: &Names) -> Option<Step> {
         let step = raw.get_ref();
+        let kinds = [
+            step.work.is_some(),
+            step.call.is_some(),
+            step.parallel.is_some(),
+        ];
+        if kinds.iter().filter(|&&given| given).count() != 1 {
+            self.error(
+                raw.span(),
+                format!("{path}: expected exactly one of `work = {{ ... }}`, `call = \"service/endpoint\"` or `parallel = [ calls ]`"),
+            );
+            return None;
+        }
+        if let Some(parallel) = &step.parallel {
+            return self.fan_out(path, step, parallel, names);
+        }
+        if let Some(wait_for) = &step.wait_for {
+            self.error(
+                wait_for.span(),
+                format!("{path}.wait_for: applies to a `parallel` step"),
+            );
+        }
         match (&step.work, &step.call) {
-            (Some(_), Some(_)) | (None, None) => {
-                self.error(
-                    raw.span(),
-                    format!("{path}: expected exactly one of `work = {{ ... }}` or `call = \"service/endpoint\"`"),
-                );
-                None
-            }
+            (Some(_), Some(_)) | (None, None) => unreachable!("exactly one kind was checked"),
             (Some(work), None) => {
                 for (key, present) in [
                     ("timeout", step.timeout.as_ref().map(Spanned::span)),
@@ -588,23 +605,7 @@ impl Checker {
                 let breaker = step.breaker.as_ref().and_then(|breaker| {
                     self.breaker_ref(breaker, names, &format!("{path}.breaker"))
                 });
-                let fallback = match step.fallback.as_ref().map(Spanned::get_ref) {
-                    None | Some(RawFallback::Error) => Fallback::Fail {
-                        status: STATUS_HANDLER_ERROR,
-                    },
-                    Some(RawFallback::Propagate) => Fallback::Propagate,
-                    Some(RawFallback::Degraded) => Fallback::Degraded,
-                    Some(RawFallback::Status(status)) => {
-                        let span = step
-                            .fallback
-                            .as_ref()
-                            .map(Spanned::span)
-                            .unwrap_or_default();
-                        Fallback::Fail {
-                            status: self.status_at(*status, span, &format!("{path}.fallback")),
-                        }
-                    }
-                };
+                let fallback = self.fallback(path, step);
                 let retry = step
                     .retry
                     .as_ref()
@@ -655,6 +656,106 @@ impl Checker {
 
     /// A bad distribution is reported at its last parameter, the one that usually
     /// has to change.
+    fn fallback(&mut self, path: &str, step: &RawStep) -> Fallback {
+        match step.fallback.as_ref().map(Spanned::get_ref) {
+            None | Some(RawFallback::Error) => Fallback::Fail {
+                status: STATUS_HANDLER_ERROR,
+            },
+            Some(RawFallback::Propagate) => Fallback::Propagate,
+            Some(RawFallback::Degraded) => Fallback::Degraded,
+            Some(RawFallback::Status(status)) => {
+                let span = step
+                    .fallback
+                    .as_ref()
+                    .map(Spanned::span)
+                    .unwrap_or_default();
+                Fallback::Fail {
+                    status: self.status_at(*status, span, &format!("{path}.fallback")),
+                }
+            }
+        }
+    }
+
+    /// A `parallel` step: calls only, each with its own policies; the group has
+    /// `wait_for` and `fallback`.
+    fn fan_out(
+        &mut self,
+        path: &str,
+        step: &RawStep,
+        parallel: &Spanned<Vec<Spanned<RawStep>>>,
+        names: &Names,
+    ) -> Option<Step> {
+        for (key, present) in [
+            ("timeout", step.timeout.as_ref().map(Spanned::span)),
+            (
+                "connect_timeout",
+                step.connect_timeout.as_ref().map(Spanned::span),
+            ),
+            ("breaker", step.breaker.as_ref().map(Spanned::span)),
+            (
+                "retry",
+                step.retry.as_ref().map(|retry| retry.attempts.span()),
+            ),
+            ("bulkhead", step.bulkhead.as_ref().map(Spanned::span)),
+            ("order", step.order.as_ref().map(Spanned::span)),
+            (
+                "propagate_deadline",
+                step.propagate_deadline.as_ref().map(Spanned::span),
+            ),
+        ] {
+            if let Some(span) = present {
+                self.error(
+                    span,
+                    format!("{path}.{key}: goes on each call inside `parallel`, not on the group"),
+                );
+            }
+        }
+        let calls = parallel.get_ref();
+        if calls.is_empty() {
+            self.error(
+                parallel.span(),
+                format!("{path}.parallel: expected at least one call"),
+            );
+            return None;
+        }
+        self.count_items(calls.len(), parallel.span(), "parallel calls");
+        let mut built = Vec::with_capacity(calls.len());
+        for (index, inner) in calls.iter().enumerate() {
+            let inner_path = format!("{path}.parallel[{index}]");
+            if inner.get_ref().call.is_none() {
+                self.error(
+                    inner.span(),
+                    format!("{inner_path}: expected a call (`call = \"service/endpoint\"`); a `parallel` group holds calls only"),
+                );
+                continue;
+            }
+            if let Some(Step::Call(call)) = self.step(&inner_path, inner, names) {
+                built.push(call);
+            }
+        }
+        let count = calls.len() as u32;
+        let wait_for = match step.wait_for.as_ref() {
+            None => count,
+            Some(raw) => match *raw.get_ref() {
+                RawWaitFor::All => count,
+                RawWaitFor::Count(value) if value >= 1 && value <= i64::from(count) => value as u32,
+                RawWaitFor::Count(value) => {
+                    self.error(
+                        raw.span(),
+                        format!("{path}.wait_for: expected from 1 to {count} (the calls in the group), or \"all\"; got {value}"),
+                    );
+                    count
+                }
+            },
+        };
+        let fallback = self.fallback(path, step);
+        (built.len() == calls.len()).then_some(Step::Parallel(FanOut {
+            calls: built,
+            wait_for,
+            fallback,
+        }))
+    }
+
     /// resilience4j's semaphore bulkhead and its defaults (25 calls, no wait).
     fn bulkhead(&mut self, name: &str, raw: &RawBulkhead) -> BulkheadSpec {
         let path = format!("bulkheads.{name}");
@@ -904,188 +1005,6 @@ impl Checker {
         result
             .map_err(|message| self.error(span, format!("{path}: {message}")))
             .ok()
-    }
-
-    fn breaker(&mut self, name: &str, breaker: &RawBreaker) -> BreakerSpec {
-        let path = format!("breakers.{name}");
-        let kind = breaker.kind.get_ref().as_str();
-        let window_keys = [
-            ("window", breaker.window.as_ref().map(Spanned::span)),
-            (
-                "minimum_calls",
-                breaker.minimum_calls.as_ref().map(Spanned::span),
-            ),
-            (
-                "failure_rate",
-                breaker.failure_rate.as_ref().map(Spanned::span),
-            ),
-            (
-                "slow_call_rate",
-                breaker.slow_call_rate.as_ref().map(Spanned::span),
-            ),
-            (
-                "slow_call_duration",
-                breaker.slow_call_duration.as_ref().map(Spanned::span),
-            ),
-            (
-                "open_for_multiplier",
-                breaker.open_for_multiplier.as_ref().map(Spanned::span),
-            ),
-            (
-                "open_for_max",
-                breaker.open_for_max.as_ref().map(Spanned::span),
-            ),
-            (
-                "automatic_transition",
-                breaker.automatic_transition.as_ref().map(Spanned::span),
-            ),
-            (
-                "half_open_max_wait",
-                breaker.half_open_max_wait.as_ref().map(Spanned::span),
-            ),
-        ];
-        let consecutive_keys = [
-            ("failures", breaker.failures.as_ref().map(Spanned::span)),
-            ("interval", breaker.interval.as_ref().map(Spanned::span)),
-        ];
-        let foreign: &[(&str, Option<Range<usize>>)] = match kind {
-            "consecutive" => &window_keys,
-            "count_window" | "time_window" => &consecutive_keys,
-            other => {
-                self.error(
-                    breaker.kind.span(),
-                    format!("{path}.kind: expected \"consecutive\" (gobreaker), \"count_window\" or \"time_window\" (resilience4j), got \"{other}\""),
-                );
-                return BreakerSpec::consecutive(name, 1, GOBREAKER_TIMEOUT_DEFAULT, 1, None);
-            }
-        };
-        // Every key of the other family is foreign here.
-        self.keys_only_of(foreign, &[], &path, &format!("a `{kind}` breaker"));
-        let count = |checker: &mut Self, raw: &Option<Spanned<i64>>, key: &str, default: u32| {
-            raw.as_ref().map_or(default, |value| {
-                checker.count_in(value, &format!("{path}.{key}"), 1, u64::from(u32::MAX)) as u32
-            })
-        };
-        let duration = |checker: &mut Self,
-                        raw: &Option<Spanned<RawDuration>>,
-                        key: &str,
-                        default: SimDuration| {
-            raw.as_ref().map_or(default, |value| {
-                checker.duration_in(value, &format!("{path}.{key}"), true)
-            })
-        };
-        if kind == "consecutive" {
-            let failures = count(
-                self,
-                &breaker.failures,
-                "failures",
-                GOBREAKER_FAILURES_DEFAULT,
-            );
-            let open_for = duration(
-                self,
-                &breaker.open_for,
-                "open_for",
-                GOBREAKER_TIMEOUT_DEFAULT,
-            );
-            let half_open_calls = count(
-                self,
-                &breaker.half_open_calls,
-                "half_open_calls",
-                GOBREAKER_MAX_REQUESTS_DEFAULT,
-            );
-            let interval = breaker.interval.as_ref().map(|interval| {
-                if interval.get_ref().0 == SimDuration::ZERO {
-                    self.error(
-                        interval.span(),
-                        format!("{path}.interval: expected a duration above 0; leave `interval` out to never clear counts in closed state"),
-                    );
-                }
-                interval.get_ref().0
-            });
-            return BreakerSpec::consecutive(name, failures, open_for, half_open_calls, interval);
-        }
-        let size = count(self, &breaker.window, "window", R4J_WINDOW_DEFAULT);
-        let window = if kind == "count_window" {
-            WindowKind::Count(size)
-        } else {
-            WindowKind::Time(size)
-        };
-        let defaults = WindowSettings::resilience4j_defaults(window);
-        let percent = |checker: &mut Self, raw: &Option<Spanned<f64>>, key: &str, default: f64| {
-            raw.as_ref().map_or(default, |value| {
-                let rate = *value.get_ref();
-                if !(rate > 0.0 && rate <= 100.0) {
-                    checker.error(
-                        value.span(),
-                        format!("{path}.{key}: expected a percentage in (0, 100], got {rate}"),
-                    );
-                }
-                rate
-            })
-        };
-        let multiplier = breaker.open_for_multiplier.as_ref().map_or(1.0, |value| {
-            let factor = *value.get_ref();
-            if !(factor.is_finite() && (1.0..=100.0).contains(&factor)) {
-                self.error(
-                    value.span(),
-                    format!(
-                        "{path}.open_for_multiplier: expected a factor from 1 to 100, got {factor}"
-                    ),
-                );
-            }
-            factor
-        });
-        let settings = WindowSettings {
-            window,
-            minimum_calls: count(
-                self,
-                &breaker.minimum_calls,
-                "minimum_calls",
-                defaults.minimum_calls,
-            ),
-            failure_rate_threshold: percent(
-                self,
-                &breaker.failure_rate,
-                "failure_rate",
-                defaults.failure_rate_threshold,
-            ),
-            slow_call_rate_threshold: percent(
-                self,
-                &breaker.slow_call_rate,
-                "slow_call_rate",
-                defaults.slow_call_rate_threshold,
-            ),
-            slow_call_duration: duration(
-                self,
-                &breaker.slow_call_duration,
-                "slow_call_duration",
-                defaults.slow_call_duration,
-            ),
-            half_open_calls: count(
-                self,
-                &breaker.half_open_calls,
-                "half_open_calls",
-                defaults.half_open_calls,
-            ),
-            open_for: duration(self, &breaker.open_for, "open_for", defaults.open_for),
-            open_for_multiplier: multiplier,
-            open_for_max: breaker
-                .open_for_max
-                .as_ref()
-                .map(|max| self.duration_in(max, &format!("{path}.open_for_max"), true)),
-            automatic_transition: breaker
-                .automatic_transition
-                .as_ref()
-                .is_some_and(|flag| *flag.get_ref()),
-            half_open_max_wait: breaker
-                .half_open_max_wait
-                .as_ref()
-                .map(|wait| self.duration_in(wait, &format!("{path}.half_open_max_wait"), true)),
-        };
-        BreakerSpec {
-            name: name.to_string(),
-            kind: BreakerKind::Window(settings),
-        }
     }
 
     fn fault(
@@ -1876,7 +1795,7 @@ fn find_cycle(
     mark.insert(node, 1);
     path.push(node);
     for step in &scenario.endpoint(node).steps {
-        if let Step::Call(call) = step {
+        for call in step.calls() {
             if let Some(cycle) = find_cycle(scenario, call.target, mark, path) {
                 return Some(cycle);
             }

@@ -179,6 +179,42 @@ pub struct RawStep {
     pub order: Option<Spanned<String>>,
     #[serde(default)]
     pub propagate_deadline: Option<Spanned<bool>>,
+    /// A fan-out: these calls at once.
+    #[serde(default)]
+    pub parallel: Option<Spanned<Vec<Spanned<RawStep>>>>,
+    /// `parallel` only: how many must succeed, or "all" (the default).
+    #[serde(default)]
+    pub wait_for: Option<Spanned<RawWaitFor>>,
+}
+
+/// A count of calls, or `"all"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawWaitFor {
+    Count(i64),
+    All,
+}
+
+impl<'de> Deserialize<'de> for RawWaitFor {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct WaitForVisitor;
+        impl Visitor<'_> for WaitForVisitor {
+            type Value = RawWaitFor;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number of calls, or \"all\"")
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<RawWaitFor, E> {
+                Ok(RawWaitFor::Count(value))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<RawWaitFor, E> {
+                if text == "all" {
+                    Ok(RawWaitFor::All)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(text), &self))
+                }
+            }
+        }
+        deserializer.deserialize_any(WaitForVisitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -325,6 +361,66 @@ pub struct RawBreaker {
     pub automatic_transition: Option<Spanned<bool>>,
     #[serde(default)]
     pub half_open_max_wait: Option<Spanned<RawDuration>>,
+    /// consecutive only: gobreaker's `ReadyToTrip` as a failure ratio, instead of
+    /// `failures`.
+    #[serde(default)]
+    pub trip: Option<RawTrip>,
+    /// Every kind: which outcomes are failures.
+    #[serde(default)]
+    pub failure_on: Option<Spanned<Vec<Spanned<RawFailureClass>>>>,
+    /// hystrix only, from here on, named after Hystrix's properties.
+    #[serde(default)]
+    pub request_volume_threshold: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub error_threshold_percentage: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub sleep_window: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub rolling_window: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub rolling_buckets: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub health_snapshot_interval: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pub force_open: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub force_closed: Option<Spanned<bool>>,
+}
+
+/// `trip = { failure_ratio = 0.6, min_requests = 3 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrip {
+    pub failure_ratio: Spanned<f64>,
+    pub min_requests: Spanned<i64>,
+}
+
+/// One entry of `failure_on`: a status (`408` or `"408"`), a class of statuses
+/// (`"5xx"`), or `"timeout"`, `"connection"`, `"bulkhead"`. Checked in `build`, so
+/// that the message can list what is expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RawFailureClass {
+    Status(i64),
+    Name(String),
+}
+
+impl<'de> Deserialize<'de> for RawFailureClass {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ClassVisitor;
+        impl Visitor<'_> for ClassVisitor {
+            type Value = RawFailureClass;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an HTTP status such as 503, or \"5xx\", \"timeout\", \"connection\", \"bulkhead\"")
+            }
+            fn visit_i64<E: de::Error>(self, status: i64) -> Result<RawFailureClass, E> {
+                Ok(RawFailureClass::Status(status))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<RawFailureClass, E> {
+                Ok(RawFailureClass::Name(text.to_string()))
+            }
+        }
+        deserializer.deserialize_any(ClassVisitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]

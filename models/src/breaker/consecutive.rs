@@ -11,10 +11,15 @@
 //! - HalfOpen admits at most `max_requests` calls; one failure reopens at once, and
 //!   `max_requests` consecutive successes close it.
 //! - A rejected call is not counted at all.
+//! - The trip rule (gobreaker's `ReadyToTrip`, consulted after each failure in closed
+//!   state) is either `failures` consecutive failures, or a failure ratio over a
+//!   minimum number of requests, gobreaker's documented example
+//!   `counts.Requests >= 3 && failureRatio >= 0.6`. As there, the ratio is
+//!   `TotalFailures / Requests`, and `Requests` counts admissions: calls still in
+//!   flight lower the ratio.
 //!
-//! Difference from gobreaker's defaults, on purpose: the trip rule here is
-//! "`failures` consecutive failures" (gobreaker's default is `> 5`, i.e. six); the
-//! scenario states the number.
+//! gobreaker's default rule, `ConsecutiveFailures > 5`, is six consecutive failures;
+//! the loader uses that when a scenario states no rule.
 
 use sim_core::{SimDuration, SimTime};
 
@@ -30,10 +35,35 @@ pub struct Counts {
     pub consecutive_failures: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// gobreaker's `ReadyToTrip`, as the two rules people write.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TripRule {
+    /// `counts.ConsecutiveFailures >= n` (at least 1).
+    ConsecutiveFailures(u32),
+    /// `counts.Requests >= min_requests && TotalFailures / Requests >= ratio`, with
+    /// the ratio in (0, 1] and `min_requests` at least 1.
+    FailureRatio { ratio: f64, min_requests: u32 },
+}
+
+impl TripRule {
+    fn ready_to_trip(self, counts: &Counts) -> bool {
+        match self {
+            TripRule::ConsecutiveFailures(failures) => counts.consecutive_failures >= failures,
+            TripRule::FailureRatio {
+                ratio,
+                min_requests,
+            } => {
+                counts.requests >= min_requests
+                    && f64::from(counts.total_failures) / f64::from(counts.requests) >= ratio
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ConsecutiveSettings {
-    /// Trip after this many consecutive failures in closed state (at least 1).
-    pub failures: u32,
+    /// When closed state trips.
+    pub trip: TripRule,
     /// gobreaker's `Timeout`.
     pub open_for: SimDuration,
     /// gobreaker's `MaxRequests` (at least 1).
@@ -57,7 +87,14 @@ pub struct ConsecutiveBreaker {
 
 impl ConsecutiveBreaker {
     pub fn new(settings: ConsecutiveSettings, now: SimTime) -> Self {
-        assert!(settings.failures >= 1 && settings.max_requests >= 1);
+        assert!(settings.max_requests >= 1);
+        match settings.trip {
+            TripRule::ConsecutiveFailures(failures) => assert!(failures >= 1),
+            TripRule::FailureRatio {
+                ratio,
+                min_requests,
+            } => assert!(ratio > 0.0 && ratio <= 1.0 && min_requests >= 1),
+        }
         let mut breaker = ConsecutiveBreaker {
             settings,
             state: BreakerState::Closed,
@@ -151,7 +188,7 @@ impl ConsecutiveBreaker {
         counts.consecutive_failures = counts.consecutive_failures.saturating_add(1);
         counts.consecutive_successes = 0;
         match self.state {
-            BreakerState::Closed if self.counts.consecutive_failures >= self.settings.failures => {
+            BreakerState::Closed if self.settings.trip.ready_to_trip(&self.counts) => {
                 self.set_state(BreakerState::Open, now)
             }
             BreakerState::HalfOpen => self.set_state(BreakerState::Open, now),
@@ -202,7 +239,7 @@ mod tests {
     fn breaker(failures: u32, max_requests: u32, interval: Option<u64>) -> ConsecutiveBreaker {
         ConsecutiveBreaker::new(
             ConsecutiveSettings {
-                failures,
+                trip: TripRule::ConsecutiveFailures(failures),
                 open_for: SimDuration::from_secs(5),
                 max_requests,
                 interval: interval.map(SimDuration::from_secs),
@@ -321,5 +358,90 @@ mod tests {
                 (7, HalfOpen, Closed)
             ]
         );
+    }
+
+    fn ratio_breaker(ratio: f64, min_requests: u32) -> ConsecutiveBreaker {
+        ConsecutiveBreaker::new(
+            ConsecutiveSettings {
+                trip: TripRule::FailureRatio {
+                    ratio,
+                    min_requests,
+                },
+                open_for: SimDuration::from_secs(5),
+                max_requests: 1,
+                interval: None,
+            },
+            SimTime::ZERO,
+        )
+    }
+
+    #[test]
+    fn the_ratio_rule_waits_for_the_minimum_requests() {
+        // gobreaker's README rule: Requests >= 3 && failures / requests >= 0.6.
+        let mut b = ratio_breaker(0.6, 3);
+        fail(&mut b, secs(1));
+        fail(&mut b, secs(1));
+        assert_eq!(
+            b.state(secs(1)),
+            Closed,
+            "2 of 2 failed, but 2 < 3 requests"
+        );
+        fail(&mut b, secs(1));
+        assert_eq!(b.state(secs(1)), Open);
+    }
+
+    #[test]
+    fn the_ratio_rule_trips_at_exactly_the_ratio_and_not_below() {
+        // 3 failures in 5 requests is 0.6: trips. 2 in 4 (0.5) and then a success
+        // never do, whatever the run of failures.
+        let mut b = ratio_breaker(0.6, 3);
+        for success in [true, false, true, false] {
+            if success {
+                succeed(&mut b, secs(1));
+            } else {
+                fail(&mut b, secs(1));
+            }
+        }
+        assert_eq!(b.counts().total_failures, 2);
+        assert_eq!(b.state(secs(1)), Closed, "2 / 4 = 0.5");
+        fail(&mut b, secs(1));
+        assert_eq!(b.state(secs(1)), Open, "3 / 5 = 0.6");
+    }
+
+    #[test]
+    fn the_ratio_rule_is_consulted_only_after_a_failure() {
+        let mut b = ratio_breaker(0.5, 4);
+        fail(&mut b, secs(1));
+        fail(&mut b, secs(1));
+        fail(&mut b, secs(1));
+        // 3 / 3 but below the minimum; a success brings Requests to 4 with a
+        // ratio of 0.75, yet successes never trip.
+        succeed(&mut b, secs(1));
+        assert_eq!(b.state(secs(1)), Closed);
+        fail(&mut b, secs(1));
+        assert_eq!(b.state(secs(1)), Open, "4 / 5 after a failure");
+    }
+
+    #[test]
+    fn calls_in_flight_count_as_requests_in_the_ratio() {
+        // gobreaker counts Requests at admission: with two calls still running,
+        // 3 failures are 3 / 5 = 0.6 < 0.7.
+        let mut b = ratio_breaker(0.7, 3);
+        let _running = (b.allow(secs(1)).unwrap(), b.allow(secs(1)).unwrap());
+        for _ in 0..3 {
+            fail(&mut b, secs(1));
+        }
+        assert_eq!(b.counts().requests, 5);
+        assert_eq!(b.state(secs(1)), Closed);
+        fail(&mut b, secs(1));
+        assert_eq!(b.state(secs(1)), Closed, "4 / 6 = 0.67");
+        fail(&mut b, secs(1));
+        assert_eq!(b.state(secs(1)), Open, "5 / 7 = 0.71");
+        // Without the running calls, 3 failures of 3 would have tripped at once.
+        let mut b = ratio_breaker(0.7, 3);
+        for _ in 0..3 {
+            fail(&mut b, secs(1));
+        }
+        assert_eq!(b.state(secs(1)), Open);
     }
 }

@@ -1,14 +1,22 @@
 //! Circuit breakers, each faithful to the library people configure: gobreaker's
-//! consecutive-failures breaker and resilience4j's sliding-window breakers. The
-//! simulation talks to them through [`Breaker`].
+//! consecutive-failures or failure-ratio breaker, resilience4j's sliding-window
+//! breakers and Hystrix's rolling-health breaker. The simulation talks to them
+//! through [`Breaker`]; which outcomes are failures is decided before, by
+//! [`FailureOn`].
 
+mod classify;
 mod consecutive;
+mod hystrix;
 mod window;
 
 use serde::Serialize;
 use sim_core::{SimDuration, SimTime};
 
-pub use consecutive::{ConsecutiveBreaker, ConsecutiveSettings, Counts};
+use crate::spec::BreakerKind;
+
+pub use classify::{FailureOn, Outcome};
+pub use consecutive::{ConsecutiveBreaker, ConsecutiveSettings, Counts, TripRule};
+pub use hystrix::{HealthCounts, HystrixBreaker, HystrixSettings, HEALTH_BUCKETS_MAX};
 pub use window::{WindowBreaker, WindowKind, WindowSettings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -53,7 +61,9 @@ pub enum Rejection {
 /// How a call that the breaker admitted ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CallResult {
+    /// Not a failure, as the breaker's [`FailureOn`] classifies `outcome`.
     pub success: bool,
+    pub outcome: Outcome,
     pub duration: SimDuration,
 }
 
@@ -61,13 +71,26 @@ pub struct CallResult {
 pub enum Breaker {
     Consecutive(ConsecutiveBreaker),
     Window(WindowBreaker),
+    Hystrix(HystrixBreaker),
 }
 
 impl Breaker {
+    /// A breaker as the scenario describes it, created at `now`.
+    pub fn new(kind: &BreakerKind, now: SimTime) -> Self {
+        match kind {
+            BreakerKind::Consecutive(settings) => {
+                Breaker::Consecutive(ConsecutiveBreaker::new(*settings, now))
+            }
+            BreakerKind::Window(settings) => Breaker::Window(WindowBreaker::new(*settings)),
+            BreakerKind::Hystrix(settings) => Breaker::Hystrix(HystrixBreaker::new(*settings, now)),
+        }
+    }
+
     pub fn allow(&mut self, now: SimTime) -> Result<Ticket, Rejection> {
         match self {
             Breaker::Consecutive(b) => b.allow(now),
             Breaker::Window(b) => b.allow(now),
+            Breaker::Hystrix(b) => b.allow(now),
         }
     }
 
@@ -75,6 +98,7 @@ impl Breaker {
         match self {
             Breaker::Consecutive(b) => b.record(now, ticket, result.success),
             Breaker::Window(b) => b.record(now, result),
+            Breaker::Hystrix(b) => b.record(now, result),
         }
     }
 
@@ -83,6 +107,7 @@ impl Breaker {
         match self {
             Breaker::Consecutive(b) => b.peek_state(now),
             Breaker::Window(b) => b.peek_state(now),
+            Breaker::Hystrix(b) => b.peek_state(now),
         }
     }
 
@@ -90,6 +115,7 @@ impl Breaker {
         match self {
             Breaker::Consecutive(b) => b.transitions(),
             Breaker::Window(b) => b.transitions(),
+            Breaker::Hystrix(b) => b.transitions(),
         }
     }
 
@@ -97,21 +123,26 @@ impl Breaker {
         match self {
             Breaker::Consecutive(b) => b.rejected(),
             Breaker::Window(b) => b.rejected(),
+            Breaker::Hystrix(b) => b.rejected(),
         }
     }
 
     /// When the breaker wants to act on its own (an eager open-to-half-open move, a
-    /// half-open time limit); the simulation calls [`Breaker::wake`] then.
+    /// half-open time limit, a health snapshot); the simulation calls
+    /// [`Breaker::wake`] then.
     pub fn wake_at(&self) -> Option<SimTime> {
         match self {
             Breaker::Consecutive(_) => None,
             Breaker::Window(b) => b.wake_at(),
+            Breaker::Hystrix(b) => b.wake_at(),
         }
     }
 
     pub fn wake(&mut self, now: SimTime) {
-        if let Breaker::Window(b) = self {
-            b.wake(now);
+        match self {
+            Breaker::Consecutive(_) => {}
+            Breaker::Window(b) => b.wake(now),
+            Breaker::Hystrix(b) => b.wake(now),
         }
     }
 }

@@ -342,12 +342,21 @@ impl WindowBreaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::breaker::Outcome;
     use BreakerState::*;
 
     const MS: u64 = 1_000_000;
 
     fn at_ms(ms: u64) -> SimTime {
         SimTime(ms * MS)
+    }
+
+    fn result(success: bool, duration_ms: u64) -> CallResult {
+        CallResult {
+            success,
+            outcome: Outcome::Status(if success { 200 } else { 500 }),
+            duration: SimDuration::from_millis(duration_ms),
+        }
     }
 
     fn count_breaker() -> WindowBreaker {
@@ -369,13 +378,7 @@ mod tests {
         duration_ms: u64,
     ) -> Result<(), Rejection> {
         b.allow(now)?;
-        b.record(
-            now,
-            CallResult {
-                success,
-                duration: SimDuration::from_millis(duration_ms),
-            },
-        );
+        b.record(now, result(success, duration_ms));
         Ok(())
     }
 
@@ -476,10 +479,7 @@ mod tests {
         let mut b = half_open_breaker();
         b.allow(at_ms(5001)).unwrap();
         b.allow(at_ms(5001)).unwrap();
-        let done = |success| CallResult {
-            success,
-            duration: SimDuration::from_millis(1),
-        };
+        let done = |success| result(success, 1);
         b.record(at_ms(5002), done(true));
         b.record(at_ms(5002), done(false));
         assert_eq!(
@@ -500,10 +500,7 @@ mod tests {
         let mut b = half_open_breaker();
         b.allow(at_ms(5001)).unwrap();
         b.allow(at_ms(5001)).unwrap();
-        let done = |success| CallResult {
-            success,
-            duration: SimDuration::from_millis(1),
-        };
+        let done = |success| result(success, 1);
         b.record(at_ms(5002), done(false));
         b.record(at_ms(5002), done(true));
         b.record(at_ms(5002), done(false));
@@ -601,13 +598,7 @@ mod tests {
         for _ in 0..5 {
             call(&mut b, at_ms(0), false, 1).unwrap();
         }
-        b.record(
-            at_ms(10),
-            CallResult {
-                success: true,
-                duration: SimDuration::from_millis(1),
-            },
-        );
+        b.record(at_ms(10), result(true, 1));
         assert_eq!(b.peek_state(at_ms(10)), Open);
         assert_eq!(b.transitions().len(), 1);
     }

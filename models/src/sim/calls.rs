@@ -6,7 +6,7 @@ use super::{
     Answer, Event, HopKind, Job, JobKey, Parent, PendingCall, Simulation, STATUS_BAD_GATEWAY,
     STATUS_GATEWAY_TIMEOUT, STATUS_UNAVAILABLE,
 };
-use crate::breaker::{CallResult, Ticket};
+use crate::breaker::{CallResult, Outcome, Ticket};
 use crate::retry::{AttemptFailure, Budget};
 use crate::spec::BreakerId;
 use crate::spec::EndpointRef;
@@ -25,6 +25,18 @@ enum CallFailure {
 }
 
 impl CallFailure {
+    /// What the breaker hears of it; `None` for its own rejection, which it never
+    /// records, and for a bulkhead's (see `rejection_outcome`).
+    fn outcome(self) -> Option<Outcome> {
+        match self {
+            CallFailure::Answered(status) => Some(Outcome::Status(status)),
+            CallFailure::TimedOut => Some(Outcome::TimedOut),
+            CallFailure::ConnectTimedOut | CallFailure::Refused => Some(Outcome::Connection),
+            // Which bulkhead rejected it is known only to the simulation.
+            CallFailure::BulkheadRejected | CallFailure::BreakerRejected => None,
+        }
+    }
+
     fn propagated_status(self) -> u16 {
         match self {
             CallFailure::Answered(status) => status,
@@ -88,15 +100,28 @@ impl<'a> Simulation<'a> {
         self.connect_call(key, call, ticket);
     }
 
-    /// A bulkhead turned the call away: the breaker outside it records a failure
-    /// (as resilience4j's does for `BulkheadFullException`), and no retry follows.
+    /// A bulkhead turned the call away: the breaker outside it records the outcome
+    /// (a failure by default, as resilience4j counts `BulkheadFullException`), and no
+    /// retry follows.
     pub(super) fn bulkhead_rejected(&mut self, key: JobKey, call: &Call, ticket: Option<Ticket>) {
         let now = self.now();
         if let Some(bulkhead) = call.bulkhead {
             self.hop(key, HopKind::BulkheadRejected { bulkhead });
         }
-        self.record_breaker(call, ticket, now, false);
+        let outcome = self.rejection_outcome(call);
+        self.record_breaker(call, ticket, now, outcome);
         self.call_failed(key, call, CallFailure::BulkheadRejected);
+    }
+
+    /// Hystrix tells a semaphore's rejection from a thread pool's; so do we.
+    fn rejection_outcome(&self, call: &Call) -> Outcome {
+        match call
+            .bulkhead
+            .map(|b| self.scenario.bulkheads[b.0 as usize].kind)
+        {
+            Some(BulkheadKind::ThreadPool { .. }) => Outcome::PoolRejected,
+            _ => Outcome::BulkheadRejected,
+        }
     }
 
     /// A call spent its whole timeout in a thread pool's queue.
@@ -107,7 +132,7 @@ impl<'a> Simulation<'a> {
         ticket: Option<Ticket>,
     ) {
         let started = self.jobs[key].attempt_started;
-        self.record_breaker(call, ticket, started, false);
+        self.record_breaker(call, ticket, started, Outcome::TimedOut);
         self.call_failed(key, call, CallFailure::TimedOut);
     }
 
@@ -129,7 +154,7 @@ impl<'a> Simulation<'a> {
             );
             self.release_permit(key);
             self.observe_replica(target, replica, true);
-            self.record_breaker(call, ticket, now, false);
+            self.record_breaker(call, ticket, now, Outcome::Connection);
             self.call_failed(key, call, CallFailure::Refused);
             return;
         }
@@ -212,6 +237,9 @@ impl<'a> Simulation<'a> {
         let job = &self.jobs[key];
         match &scenario.endpoint(job.endpoint).steps[job.step as usize] {
             Step::Call(call) => call,
+            Step::Parallel(group) => {
+                &group.calls[job.branch.expect("fan-out calls run on branch jobs") as usize]
+            }
             Step::Work(_) => unreachable!("a call outcome arrived while the job was working"),
         }
     }
@@ -221,12 +249,14 @@ impl<'a> Simulation<'a> {
         call: &Call,
         ticket: Option<Ticket>,
         started: SimTime,
-        success: bool,
+        outcome: Outcome,
     ) {
         if let (Some(breaker), Some(ticket)) = (call.breaker, ticket) {
             let now = self.now();
+            let spec = &self.scenario.breakers[breaker.0 as usize];
             let result = CallResult {
-                success,
+                success: !spec.failure_on.is_failure(outcome),
+                outcome,
                 duration: now.since(started),
             };
             self.breakers[breaker.0 as usize].record(now, ticket, result);
@@ -236,11 +266,11 @@ impl<'a> Simulation<'a> {
 
     /// With the breaker outside the retries, the sequence of attempts is over: the
     /// breaker records its one result.
-    fn record_sequence(&mut self, key: JobKey, call: &Call, success: bool) {
+    fn record_sequence(&mut self, key: JobKey, call: &Call, outcome: Outcome) {
         let job = &mut self.jobs[key];
         if let Some(ticket) = job.sequence_ticket.take() {
             let started = job.sequence_started;
-            self.record_breaker(call, Some(ticket), started, success);
+            self.record_breaker(call, Some(ticket), started, outcome);
         }
     }
 
@@ -277,16 +307,22 @@ impl<'a> Simulation<'a> {
         }
         let call = self.current_call(key);
         self.observe_replica(call.target.service, pending.replica, answer.status >= 500);
-        self.record_breaker(call, pending.ticket, pending.started, answer.is_success());
+        let outcome = Outcome::Status(answer.status);
+        self.record_breaker(call, pending.ticket, pending.started, outcome);
         if answer.is_success() {
             if let Some(budget) = self.budget_of(key) {
                 budget.on_attempt(true);
             }
-            self.record_sequence(key, call, true);
+            self.record_sequence(key, call, outcome);
             let job = &mut self.jobs[key];
             job.degraded |= answer.degraded;
-            job.step += 1;
             job.retries = 0;
+            if job.branch.is_some() {
+                let degraded = job.degraded;
+                self.finish_branch(key, Answer::ok(degraded), Some(call.target.service));
+                return true;
+            }
+            job.step += 1;
             self.advance(key);
         } else {
             let failed = HopKind::CallFailed {
@@ -306,7 +342,12 @@ impl<'a> Simulation<'a> {
         self.release_permit(key);
         let call = self.current_call(key);
         self.observe_replica(call.target.service, pending.replica, true);
-        self.record_breaker(call, pending.ticket, pending.started, false);
+        let outcome = if connecting {
+            Outcome::Connection
+        } else {
+            Outcome::TimedOut
+        };
+        self.record_breaker(call, pending.ticket, pending.started, outcome);
         let failure = if connecting {
             CallFailure::ConnectTimedOut
         } else {
@@ -324,12 +365,27 @@ impl<'a> Simulation<'a> {
         if self.retry_later(key, call, failure) {
             return;
         }
-        self.record_sequence(key, call, false);
+        let outcome = match failure {
+            CallFailure::BulkheadRejected => Some(self.rejection_outcome(call)),
+            other => other.outcome(),
+        };
+        if let Some(outcome) = outcome {
+            self.record_sequence(key, call, outcome);
+        }
         self.jobs[key].retries = 0;
         let fallback = HopKind::Fallback {
             fallback: call.fallback,
         };
         self.hop(key, fallback);
+        if self.jobs[key].branch.is_some() {
+            let answer = match call.fallback {
+                Fallback::Degraded => Answer::ok(true),
+                Fallback::Fail { status } => Answer::error(status),
+                Fallback::Propagate => Answer::error(failure.propagated_status()),
+            };
+            self.finish_branch(key, answer, None);
+            return;
+        }
         match call.fallback {
             Fallback::Degraded => {
                 let job = &mut self.jobs[key];
@@ -384,7 +440,9 @@ impl<'a> Simulation<'a> {
             job.last_backoff
         };
         let EndpointRef { service, endpoint } = job.endpoint;
-        let rng = &mut self.retry_rngs[service.0 as usize][endpoint as usize][job.step as usize];
+        let branch = job.branch.unwrap_or(0) as usize;
+        let rng =
+            &mut self.retry_rngs[service.0 as usize][endpoint as usize][job.step as usize][branch];
         let backoff = policy.delay(retry, previous, rng);
         let job = &mut self.jobs[key];
         job.retries = retry;
@@ -399,6 +457,7 @@ impl<'a> Simulation<'a> {
     fn budget_of(&mut self, key: JobKey) -> Option<&mut Budget> {
         let job = &self.jobs[key];
         let EndpointRef { service, endpoint } = job.endpoint;
-        self.budgets[service.0 as usize][endpoint as usize][job.step as usize].as_mut()
+        let branch = job.branch.unwrap_or(0) as usize;
+        self.budgets[service.0 as usize][endpoint as usize][job.step as usize][branch].as_mut()
     }
 }

@@ -13,6 +13,7 @@
 
 mod bulkheads;
 mod calls;
+mod fanout;
 mod probes;
 mod replicas;
 mod services;
@@ -25,11 +26,11 @@ use std::collections::VecDeque;
 use sim_core::{EventQueue, LatencyHistogram, RngStream, SimDuration, SimTime, TimerId};
 use slotmap::{new_key_type, SlotMap};
 
-use crate::breaker::{Breaker, ConsecutiveBreaker, Ticket, WindowBreaker};
+use crate::breaker::{Breaker, Ticket};
 use crate::limits::{EVENTS_AT_ONE_INSTANT_MAX, EVENTS_MAX};
 use crate::report::RunReport;
 use crate::retry::Budget;
-use crate::spec::{BreakerId, BreakerKind, BulkheadId, EndpointRef, Scenario, ServiceId};
+use crate::spec::{BreakerId, BulkheadId, EndpointRef, Scenario, ServiceId};
 
 use probes::ProbeRunner;
 use services::{ServiceState, Unreachable};
@@ -121,10 +122,25 @@ enum Immediate {
 
 #[derive(Clone, Copy, Debug)]
 enum Parent {
-    User { user: u32, seq: u32 },
-    Open { key: OpenKey },
-    Call { job: JobKey, epoch: u32 },
-    Probe { seq: u32 },
+    User {
+        user: u32,
+        seq: u32,
+    },
+    Open {
+        key: OpenKey,
+    },
+    Call {
+        job: JobKey,
+        epoch: u32,
+    },
+    /// One call of a fan-out, answering the job that fanned out.
+    Branch {
+        job: JobKey,
+        epoch: u32,
+    },
+    Probe {
+        seq: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -166,6 +182,11 @@ struct Job {
     deadline: Option<SimTime>,
     /// When the current attempt began, before any wait for a bulkhead permit.
     attempt_started: SimTime,
+    /// A branch job runs call `branch` of its step's fan-out for the job in its
+    /// parent; it holds no worker of its own.
+    branch: Option<u32>,
+    /// Waiting for a fan-out's calls.
+    fan_out: Option<fanout::Gathering>,
 }
 
 impl Job {
@@ -189,6 +210,8 @@ impl Job {
             sequence_started: arrived,
             deadline: None,
             attempt_started: arrived,
+            branch: None,
+            fan_out: None,
         }
     }
 
@@ -326,6 +349,12 @@ pub enum HopKind {
         target: EndpointRef,
         status: u16,
     },
+    /// A fan-out step sends `calls` calls at once and goes on when `wait_for` of
+    /// them succeed.
+    FanOut {
+        calls: u32,
+        wait_for: u32,
+    },
     /// Another attempt is due at `at`.
     RetryScheduled {
         at: SimTime,
@@ -387,10 +416,10 @@ pub struct Simulation<'a> {
     faults_by_service: Vec<Vec<usize>>,
     /// One stream per fault, for its error draws and latency samples.
     fault_rngs: Vec<RngStream>,
-    /// `[service][endpoint][step]`: one stream per call step, for retry jitter.
-    retry_rngs: Vec<Vec<Vec<RngStream>>>,
-    /// `[service][endpoint][step]`: the retry budget of each call step that has one.
-    budgets: Vec<Vec<Vec<Option<Budget>>>>,
+    /// `[service][endpoint][step][call]`: one stream per call, for retry jitter.
+    retry_rngs: Vec<Vec<Vec<Vec<RngStream>>>>,
+    /// `[service][endpoint][step][call]`: the retry budget of each call that has one.
+    budgets: Vec<Vec<Vec<Vec<Option<Budget>>>>>,
     stats: UserStats,
     /// Which task each request runs, when the load has several.
     task_rng: RngStream,
@@ -428,10 +457,21 @@ impl<'a> Simulation<'a> {
             queue.schedule(SimTime::ZERO + scenario.warmup, Event::WarmupEnd);
         }
         let work_rngs = per_step_streams(scenario, "work");
-        let retry_rngs = per_step_streams(scenario, "retry");
-        let budgets = per_step(scenario, |_, _, _, step| match step {
-            crate::spec::Step::Call(call) => call.retry.and_then(|r| r.budget).map(Budget::new),
-            crate::spec::Step::Work(_) => None,
+        let retry_rngs = per_step(scenario, |service, endpoint, index, step| {
+            let name = format!("retry/{}/{}/{index}", service.name, endpoint.name);
+            match step {
+                // A lone call keeps the stream name it always had.
+                crate::spec::Step::Parallel(group) => (0..group.calls.len())
+                    .map(|branch| RngStream::new(seed, &format!("{name}/{branch}")))
+                    .collect(),
+                _ => vec![RngStream::new(seed, &name)],
+            }
+        });
+        let budgets = per_step(scenario, |_, _, _, step| {
+            step.calls()
+                .iter()
+                .map(|call| call.retry.and_then(|r| r.budget).map(Budget::new))
+                .collect()
         });
         let fault_rngs = scenario
             .faults
@@ -449,12 +489,7 @@ impl<'a> Simulation<'a> {
         let breakers: Vec<Breaker> = scenario
             .breakers
             .iter()
-            .map(|spec| match &spec.kind {
-                BreakerKind::Consecutive(settings) => {
-                    Breaker::Consecutive(ConsecutiveBreaker::new(*settings, SimTime::ZERO))
-                }
-                BreakerKind::Window(settings) => Breaker::Window(WindowBreaker::new(*settings)),
-            })
+            .map(|spec| Breaker::new(&spec.kind, SimTime::ZERO))
             .collect();
         let breaker_wakes = vec![None; breakers.len()];
         for (index, service) in scenario.services.iter().enumerate() {
@@ -650,6 +685,7 @@ impl<'a> Simulation<'a> {
             Parent::User { user, seq } => self.client_answered(Client::User { user, seq }, answer),
             Parent::Open { key } => self.client_answered(Client::Open(key), answer),
             Parent::Call { job, epoch } => self.call_answered(job, epoch, answer),
+            Parent::Branch { job, epoch } => self.branch_answered(job, epoch, answer),
             Parent::Probe { seq } => self.probe_answered(seq, answer),
         };
         if let (false, Some(from)) = (heard, from) {

@@ -330,6 +330,7 @@ impl Simulation<'_> {
                 self.queue.schedule(now + duration, Event::WorkDone(key));
             }
             Some(Step::Call(call)) => self.start_call(key, call),
+            Some(Step::Parallel(group)) => self.fan_out(key, group),
         }
     }
 
@@ -395,7 +396,8 @@ impl Simulation<'_> {
                 .open
                 .as_ref()
                 .is_some_and(|source| source.outstanding.contains_key(key)),
-            Parent::Probe { .. } => true,
+            // Branch jobs end through their fan-out, never by answering here.
+            Parent::Probe { .. } | Parent::Branch { .. } => true,
         }
     }
 }

@@ -267,7 +267,9 @@ impl Simulation<'_> {
                 .as_ref()
                 .and_then(|source| source.outstanding.get(key))
                 .map_or(0, |outstanding| outstanding.id),
-            Parent::Call { job, .. } => self.jobs.get(job).map_or(0, |caller| caller.request),
+            Parent::Call { job, .. } | Parent::Branch { job, .. } => {
+                self.jobs.get(job).map_or(0, |caller| caller.request)
+            }
             Parent::Probe { .. } => 0,
         }
     }
