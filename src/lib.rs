@@ -6,6 +6,7 @@ pub mod bench;
 pub mod chart;
 pub mod diagnostic;
 pub mod output;
+pub mod parallel;
 pub mod render;
 pub mod scenario;
 pub mod sweep;
@@ -14,30 +15,36 @@ pub mod validate;
 
 use models::Observer;
 
-/// Runs every variant of `experiment` in order, with `seed` in place of the file's
-/// when given. `observer` (if any) sees every request of every variant.
+/// Runs every variant of `experiment`, with `seed` in place of the file's when
+/// given, on up to `jobs` threads; the report lists them in the file's order
+/// whatever the threads. `observer` (if any) sees every request of every variant,
+/// variant after variant, so with one the variants run one at a time.
 pub fn run_experiment(
     experiment: &scenario::Experiment,
     seed: Option<u64>,
-    mut observer: Option<&mut output::TraceWriter>,
+    jobs: usize,
+    observer: Option<&mut output::TraceWriter>,
 ) -> render::Report {
-    let runs = experiment
-        .variants
-        .iter()
-        .map(|variant| {
-            let mut scenario = variant.scenario.clone();
-            if let Some(seed) = seed {
-                scenario.seed = seed;
-            }
-            match observer.as_deref_mut() {
-                Some(trace) => {
-                    trace.start_variant(&variant.name);
-                    models::simulate_observed(&scenario, trace as &mut dyn Observer)
-                }
-                None => models::simulate(&scenario),
-            }
-        })
-        .collect();
+    let scenario_of = |variant: &scenario::Variant| {
+        let mut scenario = variant.scenario.clone();
+        if let Some(seed) = seed {
+            scenario.seed = seed;
+        }
+        scenario
+    };
+    let runs = match observer {
+        Some(trace) => experiment
+            .variants
+            .iter()
+            .map(|variant| {
+                trace.start_variant(&variant.name);
+                models::simulate_observed(&scenario_of(variant), trace as &mut dyn Observer)
+            })
+            .collect(),
+        None => parallel::map_in_order(&experiment.variants, jobs, |variant| {
+            models::simulate(&scenario_of(variant))
+        }),
+    };
     let first = &experiment.variants[0].scenario;
     render::Report::new(
         experiment.name.clone(),
@@ -53,5 +60,5 @@ pub fn report_for_file(
     seed: Option<u64>,
 ) -> Result<render::Report, scenario::LoadError> {
     let experiment = scenario::load_experiment(path, &[])?;
-    Ok(run_experiment(&experiment, seed, None))
+    Ok(run_experiment(&experiment, seed, 1, None))
 }

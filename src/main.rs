@@ -115,6 +115,9 @@ struct RunArgs {
     /// With --csv: overwrite the CSV files of a directory that is not empty.
     #[arg(long, requires = "csv")]
     force: bool,
+    /// Threads for the variants (default: all cores); the report does not depend on it.
+    #[arg(long)]
+    jobs: Option<usize>,
     /// Also write a self-contained HTML report with charts to FILE (atomically).
     #[arg(long, value_name = "FILE")]
     html: Option<String>,
@@ -440,7 +443,10 @@ fn run(args: RunArgs) -> ExitCode {
         },
         _ => None,
     };
-    let report = cascade::run_experiment(&experiment, args.seed, trace.as_mut());
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let report = cascade::run_experiment(&experiment, args.seed, jobs, trace.as_mut());
     if let Some(dir) = &csv_dir {
         if let Err(message) = dir.write(&report, trace) {
             return output_error(&message);

@@ -390,3 +390,15 @@ endpoints.get.steps = [
         .unwrap_or_else(|e| panic!("{}", e.rendered));
     assert_eq!(a.variants[0].scenario, b.variants[0].scenario);
 }
+
+#[test]
+fn the_report_does_not_depend_on_how_many_threads_ran_the_variants() {
+    let file = "scenarios/partial-failure-one-replica-hangs.toml";
+    let (code, one, _) = cascade(&["run", file, "--format", "json", "--jobs", "1"]);
+    assert_eq!(code, 0);
+    for jobs in ["2", "3", "8"] {
+        let (code, many, _) = cascade(&["run", file, "--format", "json", "--jobs", jobs]);
+        assert_eq!(code, 0);
+        assert!(one == many, "--jobs {jobs} changed the report");
+    }
+}

@@ -510,9 +510,9 @@ impl FaultKind {
             FaultKind::Slowdown { factor } => factor,
             FaultKind::Restart {
                 down_for,
+                cold_start,
                 cold_factor,
-                ..
-            } if into >= down_for => cold_factor,
+            } if into >= down_for && into < down_for + cold_start => cold_factor,
             _ => 1.0,
         }
     }

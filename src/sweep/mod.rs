@@ -11,9 +11,6 @@
 
 pub mod values;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-
 use models::RunReport;
 use toml::Value;
 
@@ -237,29 +234,17 @@ pub fn run(
         })
         .collect();
     progress.set_length(tasks.len() as u64);
-    let results: Mutex<Vec<Option<[f64; 9]>>> = Mutex::new(vec![None; tasks.len()]);
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..sweep.jobs.max(1) {
-            scope.spawn(|| loop {
-                let task = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(p, v, r)) = tasks.get(task) else {
-                    break;
-                };
-                let mut scenario = points[p].variants[v].scenario.clone();
-                scenario.seed = sweep
-                    .seed
-                    .unwrap_or(scenario.seed)
-                    .wrapping_add(u64::from(r));
-                let metrics = metrics_of(&models::simulate(&scenario));
-                results.lock().expect("no thread panicked holding the lock")[task] = Some(metrics);
-                progress.inc(1);
-            });
-        }
-    });
-    let results = results
-        .into_inner()
-        .expect("no thread panicked holding the lock");
+    let results: Vec<Option<[f64; 9]>> =
+        crate::parallel::map_in_order(&tasks, sweep.jobs, |&(p, v, r)| {
+            let mut scenario = points[p].variants[v].scenario.clone();
+            scenario.seed = sweep
+                .seed
+                .unwrap_or(scenario.seed)
+                .wrapping_add(u64::from(r));
+            let metrics = metrics_of(&models::simulate(&scenario));
+            progress.inc(1);
+            Some(metrics)
+        });
     let mut header: Vec<String> = vec!["point".into(), "variant".into()];
     header.extend(sweep.dimensions.iter().map(|d| d.path.clone()));
     for metric in METRICS {

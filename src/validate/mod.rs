@@ -236,27 +236,10 @@ pub fn validate_model(
 /// order whatever the number of threads.
 fn run_replications(base: &Scenario, options: &Options) -> Vec<SteadyState> {
     let replications: Vec<u32> = (0..options.replications).collect();
-    let jobs = options.jobs.max(1);
-    let chunk = replications.len().div_ceil(jobs).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = replications
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|&r| {
-                            let mut scenario = base.clone();
-                            scenario.seed = base.seed.wrapping_add(u64::from(r));
-                            models::simulate(&scenario).services.swap_remove(0).steady
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a replication panicked"))
-            .collect()
+    crate::parallel::map_in_order(&replications, options.jobs, |&r| {
+        let mut scenario = base.clone();
+        scenario.seed = base.seed.wrapping_add(u64::from(r));
+        models::simulate(&scenario).services.swap_remove(0).steady
     })
 }
 
