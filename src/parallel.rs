@@ -28,7 +28,8 @@ mod tests {
     fn results_keep_the_input_order_whatever_the_threads() {
         let items: Vec<u64> = (0..500).collect();
         // Uneven work, so that runs finish out of order.
-        let work = |&n: &u64| (0..(n * 7919) % 2000).fold(n, |a, b| a.wrapping_mul(31).wrapping_add(b));
+        let work =
+            |&n: &u64| (0..(n * 7919) % 2000).fold(n, |a, b| a.wrapping_mul(31).wrapping_add(b));
         let one = map_in_order(&items, 1, work);
         for jobs in [2, 3, 8] {
             assert_eq!(map_in_order(&items, jobs, work), one);

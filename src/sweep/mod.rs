@@ -11,7 +11,6 @@
 
 pub mod values;
 
-
 use models::RunReport;
 use toml::Value;
 
