@@ -141,3 +141,93 @@ fn models_without_a_closed_form_are_refused() {
         cascade::scenario::load_experiment("scenarios/gateway-with-breaker.toml", &[]).unwrap();
     assert!(validate::model_of(&gateway.variants[0].scenario).is_err());
 }
+
+/// Four single-worker replicas behind one balancer, Poisson arrivals at 32/s,
+/// exponential service at 10/s per replica: each replica runs at 80 %.
+fn balanced(balancer: &str, seed: u64) -> f64 {
+    let source = format!(
+        r#"
+[scenario]
+name = "balanced"
+seed = {seed}
+duration = "6000s"
+warmup = "100s"
+
+[load]
+kind = "open"
+rate = 32
+target = "front/get"
+
+[services.front]
+workers = "unbounded"
+endpoints.get.steps = [{{ call = "pool/get" }}]
+
+[services.pool]
+replicas = 4
+balancer = "{balancer}"
+workers = 1
+endpoints.get.steps = [{{ work = {{ exponential = "100ms" }} }}]
+"#
+    );
+    let experiment = cascade::scenario::experiment_from_str("balanced.toml", &source, &[])
+        .unwrap_or_else(|e| panic!("{}", e.rendered));
+    let report = models::simulate(&experiment.variants[0].scenario);
+    let pool = report.services.iter().find(|s| s.name == "pool").unwrap();
+    pool.steady.response_mean_ms / 1000.0
+}
+
+fn replicated(balancer: &str) -> (f64, f64) {
+    let seeds: Vec<u64> = (0..u64::from(REPLICATIONS)).map(|r| 100 + r).collect();
+    let samples = cascade::parallel::map_in_order(&seeds, 2, |&seed| balanced(balancer, seed));
+    validate::mean_and_half_width(&samples)
+}
+
+#[test]
+fn random_balancing_splits_poisson_into_independent_mm1_queues() {
+    // Random routing of a Poisson stream gives each replica a Poisson stream of a
+    // quarter of the rate: M/M/1 at rho 0.8, mean response 1 / (mu - lambda) = 0.5 s.
+    let (mean, half_width) = replicated("random");
+    let theory = 1.0 / (10.0 - 8.0);
+    assert!(half_width / theory < 0.05, "{mean} ± {half_width}");
+    assert!(
+        (mean - theory).abs() < STANDARD_ERRORS / 2.0 * half_width,
+        "{mean} ± {half_width} vs {theory}"
+    );
+}
+
+#[test]
+fn round_robin_gives_each_replica_erlang_arrivals() {
+    // Every fourth arrival of a Poisson stream: gaps are Erlang-4, so each replica is
+    // an E4/M/1 queue. GI/M/1: the mean response is 1 / (mu (1 - s)), s the root in
+    // (0, 1) of s = A*(mu (1 - s)), with A*(x) = (k lambda / (k lambda + x))^k for the
+    // Erlang-k gaps of rate lambda per replica.
+    let theory = erlang_4_m_1_response();
+    let (mean, half_width) = replicated("round_robin");
+    assert!(half_width / theory < 0.05, "{mean} ± {half_width}");
+    assert!(
+        (mean - theory).abs() < STANDARD_ERRORS / 2.0 * half_width,
+        "{mean} ± {half_width} vs {theory}"
+    );
+    // Regular arrivals queue less than Poisson ones.
+    assert!(theory < 0.5 * 0.8, "{theory}");
+}
+
+fn erlang_4_m_1_response() -> f64 {
+    let (mu, lambda, k) = (10.0f64, 8.0f64, 4i32);
+    let mut s = 0.5;
+    for _ in 0..200 {
+        s = (f64::from(k) * lambda / (f64::from(k) * lambda + mu * (1.0 - s))).powi(k);
+    }
+    1.0 / (mu * (1.0 - s))
+}
+
+#[test]
+fn least_outstanding_beats_both_blind_balancers() {
+    // Joining the shortest queue has no closed form; it must beat round-robin's
+    // E4/M/1, which beats random's M/M/1.
+    let (least, half_width) = replicated("least_outstanding");
+    assert!(
+        least + half_width < 0.8 * erlang_4_m_1_response(),
+        "{least} ± {half_width}"
+    );
+}

@@ -210,9 +210,15 @@ fn variant_section(out: &mut String, run: &RunReport) {
         "service", "arrivals", "rejected", "abandoned", "busy max", "busy avg", "queue max"
     );
     for service in &run.services {
+        // Only deadline propagation drops work; say so where it happened.
+        let dropped = if service.dropped > 0 {
+            format!("  dropped {} past their deadline", service.dropped)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "  {:<22} {:>9} {:>9} {:>9} {:>9} {:>9.1} {:>9}",
+            "  {:<22} {:>9} {:>9} {:>9} {:>9} {:>9.1} {:>9}{dropped}",
             service.name,
             service.arrivals,
             service.rejected,
