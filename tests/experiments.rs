@@ -217,6 +217,11 @@ fn csv_files_add_up_to_the_report() {
             variant["failures"].as_u64().unwrap(),
             "{name}"
         );
+        assert_eq!(
+            sum("rejected"),
+            variant["rejected"].as_u64().unwrap(),
+            "{name}"
+        );
         assert_eq!(rows.len(), 12, "2 minutes in 10 s windows");
         let stat = stats.iter().find(|row| row["Variant"] == name).unwrap();
         assert_eq!(stat["Request Count"], variant["completed"].to_string());
