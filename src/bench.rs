@@ -138,15 +138,20 @@ pub fn child(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An error naming the first of `names` that is not a case.
+pub fn check_names(names: &[String]) -> Result<(), String> {
+    match names.iter().find(|n| !CASES.iter().any(|(c, _)| c == n)) {
+        Some(unknown) => Err(format!(
+            "no bench case `{unknown}`; cases: {}",
+            CASES.map(|(n, _)| n).join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Runs every case (or those named) `repeat` times, each in a child process, and
 /// prints the table, one line per case as it completes.
 pub fn table(only: &[String], repeat: u32) -> Result<(), String> {
-    if let Some(unknown) = only.iter().find(|n| !CASES.iter().any(|(c, _)| c == n)) {
-        return Err(format!(
-            "no bench case `{unknown}`; cases: {}",
-            CASES.map(|(n, _)| n).join(", ")
-        ));
-    }
     let me = std::env::current_exe()
         .map_err(|error| format!("cannot find this program to run the cases: {error}"))?;
     println!(

@@ -396,15 +396,18 @@ fn output_error(message: &str) -> ExitCode {
 
 fn bench(case: Option<&str>, only: &[String], repeat: u32) -> ExitCode {
     use cascade::bench;
-    match case {
-        Some(name) => match bench::child(name) {
+    if let Some(name) = case {
+        return match bench::child(name) {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => input_error(&format!("error: {message}\n")),
-        },
-        None => match bench::table(only, repeat) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(message) => output_error(&message),
-        },
+        };
+    }
+    if let Err(message) = bench::check_names(only) {
+        return input_error(&format!("error: {message}\n"));
+    }
+    match bench::table(only, repeat) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => output_error(&message),
     }
 }
 
