@@ -1,5 +1,12 @@
 //! `cascade bench`: speed and memory of the engine and of whole scenarios. Each case
 //! runs in a child process of its own, so that its peak memory is its own.
+//!
+//! The time measured is the simulation's own (building the model and running it),
+//! not parsing the scenario or starting the process. Besides wall time each case
+//! reports the CPU time of its thread: on a shared machine the wall time of a run
+//! includes waiting for a core, its CPU time does not. With `--repeat N` each case
+//! runs N times and the fastest run (by wall time) is reported, the usual way to
+//! take out interference that can only ever slow a run down.
 
 use std::time::Instant;
 
@@ -26,6 +33,8 @@ pub const CASES: [(&str, &str); 6] = [
 
 pub struct Measurement {
     pub wall_s: f64,
+    /// CPU time of the measuring thread over the same span (0 where unknown).
+    pub cpu_s: f64,
     pub events: u64,
     /// Requests completed (customers, for M/M/c); 0 for the engine alone.
     pub requests: u64,
@@ -45,14 +54,29 @@ fn scenario_with(path: &str, sets: &[(&str, &str)]) -> Result<models::Scenario, 
         .scenario)
 }
 
-fn time_scenario(scenario: &models::Scenario) -> Measurement {
+/// Runs `work` once, timing it by the wall clock and by this thread's CPU clock.
+fn timed(work: impl FnOnce() -> (u64, u64)) -> Measurement {
+    let cpu_start = thread_cpu_s();
     let start = Instant::now();
-    let report = models::simulate(scenario);
+    let (events, requests) = work();
+    let wall_s = start.elapsed().as_secs_f64();
+    let cpu_s = match (cpu_start, thread_cpu_s()) {
+        (Some(before), Some(after)) => after - before,
+        _ => 0.0,
+    };
     Measurement {
-        wall_s: start.elapsed().as_secs_f64(),
-        events: report.events,
-        requests: report.completed,
+        wall_s,
+        cpu_s,
+        events,
+        requests,
     }
+}
+
+fn time_scenario(scenario: &models::Scenario) -> Measurement {
+    timed(|| {
+        let report = models::simulate(scenario);
+        (report.events, report.completed)
+    })
 }
 
 pub fn run_case(name: &str) -> Result<Measurement, String> {
@@ -77,17 +101,12 @@ pub fn run_case(name: &str) -> Result<Measurement, String> {
         )
     };
     match name {
-        "engine" => {
+        "engine" => Ok(timed(|| {
             let events = 20_000_000;
-            let start = Instant::now();
             let checksum = sim_core::hold::hold_model(10_000, events, 1);
             std::hint::black_box(checksum);
-            Ok(Measurement {
-                wall_s: start.elapsed().as_secs_f64(),
-                events,
-                requests: 0,
-            })
-        }
+            (events, 0)
+        })),
         "gateway" => Ok(time_scenario(&scenario_with(gateway, &[])?)),
         "gateway-10k-5m" => Ok(time_scenario(&big("5m")?)),
         "gateway-10k-10m" => Ok(time_scenario(&big("10m")?)),
@@ -98,6 +117,94 @@ pub fn run_case(name: &str) -> Result<Measurement, String> {
             CASES.map(|(n, _)| n).join(", ")
         )),
     }
+}
+
+/// CPU time this thread has run, in seconds, from Linux's scheduler statistics
+/// (nanoseconds; None elsewhere).
+fn thread_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
+}
+
+/// Runs one case in this process and prints its line for the parent to read.
+pub fn child(name: &str) -> Result<(), String> {
+    let m = run_case(name)?;
+    let peak = peak_memory_kb().unwrap_or(0);
+    println!(
+        "{name} {} {} {} {} {peak}",
+        m.wall_s, m.cpu_s, m.events, m.requests
+    );
+    Ok(())
+}
+
+/// An error naming the first of `names` that is not a case.
+pub fn check_names(names: &[String]) -> Result<(), String> {
+    match names.iter().find(|n| !CASES.iter().any(|(c, _)| c == n)) {
+        Some(unknown) => Err(format!(
+            "no bench case `{unknown}`; cases: {}",
+            CASES.map(|(n, _)| n).join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Runs every case (or those named) `repeat` times, each in a child process, and
+/// prints the table, one line per case as it completes.
+pub fn table(only: &[String], repeat: u32) -> Result<(), String> {
+    let me = std::env::current_exe()
+        .map_err(|error| format!("cannot find this program to run the cases: {error}"))?;
+    println!(
+        "{:<16} {:>8} {:>8} {:>10} {:>12} {:>12} {:>8}  what",
+        "case", "wall s", "cpu s", "events", "events/s", "requests/s", "peak MB"
+    );
+    for (name, what) in CASES {
+        if !only.is_empty() && !only.iter().any(|n| n == name) {
+            continue;
+        }
+        let mut best: Option<[f64; 5]> = None;
+        for _ in 0..repeat.max(1) {
+            let run = run_child(&me, name)?;
+            if best.is_none_or(|b| run[0] < b[0]) {
+                best = Some(run);
+            }
+        }
+        let [wall, cpu, events, requests, peak_kb] = best.expect("at least one run");
+        let requests_per_s = if requests > 0.0 {
+            format!("{:.0}", requests / wall)
+        } else {
+            "-".into()
+        };
+        println!(
+            "{name:<16} {wall:>8.3} {cpu:>8.3} {events:>10.0} {:>12.0} {requests_per_s:>12} {:>8.1}  {what}",
+            events / wall,
+            peak_kb / 1024.0
+        );
+    }
+    Ok(())
+}
+
+/// (wall s, cpu s, events, requests, peak kB) of one run of `name` in a child.
+fn run_child(me: &std::path::Path, name: &str) -> Result<[f64; 5], String> {
+    let output = std::process::Command::new(me)
+        .args(["bench", "--case", name])
+        .output()
+        .map_err(|error| format!("bench case {name}: {error}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "bench case {name} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let line = String::from_utf8_lossy(&output.stdout);
+    let fields: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    fields
+        .try_into()
+        .map_err(|_| format!("bench case {name} printed `{}`", line.trim()))
 }
 
 /// Peak resident memory of this process, from Linux's /proc (None elsewhere).

@@ -68,8 +68,14 @@ enum Command {
     /// Measure speed and memory: the engine alone, and whole scenarios (run from
     /// the repository; each case runs in its own process).
     Bench {
+        /// Cases to run (default: all): engine, gateway, gateway-10k-5m,
+        /// gateway-10k-10m, mmc-1e6, mmc-1e7.
+        only: Vec<String>,
+        /// Run each case this many times and report the fastest run.
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
         /// Run one case in this process and print its line (used by `bench` itself).
-        #[arg(long)]
+        #[arg(long, hide = true)]
         case: Option<String>,
     },
     /// Check the simulator against queueing theory (Erlang B/C, Pollaczek-Khinchine,
@@ -203,7 +209,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep(args),
         Command::Merge { files, out } => merge(&files, out.as_deref()),
         Command::Trace(args) => trace(args),
-        Command::Bench { case } => bench(case.as_deref()),
+        Command::Bench { only, repeat, case } => bench(case.as_deref(), &only, repeat),
     }
 }
 
@@ -580,65 +586,21 @@ fn output_error(message: &str) -> ExitCode {
     ExitCode::from(EXIT_OUTPUT_ERROR)
 }
 
-fn bench(case: Option<&str>) -> ExitCode {
+fn bench(case: Option<&str>, only: &[String], repeat: u32) -> ExitCode {
     use cascade::bench;
     if let Some(name) = case {
-        return match bench::run_case(name) {
-            Ok(m) => {
-                let peak = bench::peak_memory_kb().unwrap_or(0);
-                println!("{name} {} {} {} {peak}", m.wall_s, m.events, m.requests);
-                ExitCode::SUCCESS
-            }
+        return match bench::child(name) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(message) => input_error(&format!("error: {message}\n")),
         };
     }
-    let me = match std::env::current_exe() {
-        Ok(path) => path,
-        Err(error) => {
-            return output_error(&format!(
-                "cannot find this program to run the cases: {error}"
-            ))
-        }
-    };
-    println!(
-        "{:<16} {:>9} {:>12} {:>13} {:>15} {:>10}  what",
-        "case", "wall s", "events", "events/s", "requests/s", "peak MB"
-    );
-    for (name, what) in bench::CASES {
-        let output = match std::process::Command::new(&me)
-            .args(["bench", "--case", name])
-            .output()
-        {
-            Ok(output) if output.status.success() => output,
-            Ok(output) => {
-                return output_error(&format!(
-                    "bench case {name} failed: {}",
-                    String::from_utf8_lossy(&output.stderr).trim()
-                ))
-            }
-            Err(error) => return output_error(&format!("bench case {name}: {error}")),
-        };
-        let line = String::from_utf8_lossy(&output.stdout);
-        let fields: Vec<f64> = line
-            .split_whitespace()
-            .skip(1)
-            .filter_map(|f| f.parse().ok())
-            .collect();
-        let [wall, events, requests, peak_kb] = fields[..] else {
-            return output_error(&format!("bench case {name} printed `{}`", line.trim()));
-        };
-        let requests_per_s = if requests > 0.0 {
-            format!("{:.0}", requests / wall)
-        } else {
-            "-".into()
-        };
-        println!(
-            "{name:<16} {wall:>9.3} {events:>12.0} {:>13.0} {requests_per_s:>15} {:>10.1}  {what}",
-            events / wall,
-            peak_kb / 1024.0
-        );
+    if let Err(message) = bench::check_names(only) {
+        return input_error(&format!("error: {message}\n"));
     }
-    ExitCode::SUCCESS
+    match bench::table(only, repeat) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => output_error(&message),
+    }
 }
 
 fn list(dir: &str) -> ExitCode {

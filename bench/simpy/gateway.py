@@ -7,12 +7,17 @@ a call to recommendations, which hangs 30 s then answers 408, through a gobreake
 style breaker (3 consecutive failures, open 5 s, one half-open trial) with a 5 s
 timeout and a degraded fallback. Unbounded workers everywhere (goroutines).
 
-Usage: python gateway.py USERS DURATION_S [SEED]  ->  prints completed, mean_ms, rps
+Usage: python gateway.py USERS DURATION_S [SPAWN_RATE [SEED]] [--count-events]
+prints: completed, mean latency (ms), rps (Locust's: completed / last completion),
+events (SimPy events processed, with --count-events), and the simulation's own wall
+and CPU time in seconds (building the model and running it, as cascade's bench times
+models::simulate; the interpreter's start-up and imports are left out).
 """
 
 import math
 import random
 import sys
+import time
 
 import simpy
 
@@ -71,12 +76,33 @@ class Breaker:
                 self._set("open")
 
 
+def spawn_time(spawn_rate, index):
+    """Locust starts users in batches of floor(rate) once a second (cascade's spawn_time)."""
+    batch = max(math.floor(spawn_rate), 1)
+    return math.floor(index / batch) * (batch / spawn_rate)
+
+
+class CountingEnvironment(simpy.Environment):
+    """Counts the events SimPy processes, to compare with cascade's event count."""
+
+    events = 0
+
+    def step(self):
+        self.events += 1
+        super().step()
+
+
 def main():
-    users = int(sys.argv[1])
-    duration = float(sys.argv[2])
-    seed = int(sys.argv[3]) if len(sys.argv) > 3 else 42
+    args = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
+    users = int(args[0])
+    duration = float(args[1])
+    spawn_rate = float(args[2]) if len(args) > 2 else 10.0
+    seed = int(args[3]) if len(args) > 3 else 42
+    # Counting slows SimPy down a little, so timed runs do not count.
+    count_events = "--count-events" in sys.argv
+    started, started_cpu = time.perf_counter(), time.process_time()
     rng = random.Random(seed)
-    env = simpy.Environment()
+    env = CountingEnvironment() if count_events else simpy.Environment()
     breaker = Breaker(env, failures=3, open_for=5.0, max_requests=1)
     stats = {"completed": 0, "latency": 0.0, "last": 0.0}
 
@@ -103,7 +129,7 @@ def main():
             breaker.record(ticket, outcome == 200)
 
     def user(index):
-        yield env.timeout(math.floor(index / 10))  # Locust: 10 users a second
+        yield env.timeout(spawn_time(spawn_rate, index))
         while True:
             start = env.now
             yield from request()
@@ -115,8 +141,10 @@ def main():
     for index in range(users):
         env.process(user(index))
     env.run(until=duration)
+    wall_s, cpu_s = time.perf_counter() - started, time.process_time() - started_cpu
     completed = stats["completed"]
-    print(completed, 1000 * stats["latency"] / max(completed, 1), completed / max(stats["last"], 1e-9))
+    events = env.events if count_events else "-"
+    print(completed, 1000 * stats["latency"] / max(completed, 1), completed / max(stats["last"], 1e-9), events, wall_s, cpu_s)
 
 
 if __name__ == "__main__":

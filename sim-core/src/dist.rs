@@ -25,6 +25,8 @@ pub enum Distribution {
     },
     Exponential {
         mean: SimDuration,
+        /// `mean` in seconds, kept so that sampling does not divide.
+        mean_secs: f64,
     },
     /// A normal distribution conditioned on being non-negative (resampled, not clamped).
     Normal {
@@ -54,7 +56,10 @@ impl Distribution {
         if mean == SimDuration::ZERO {
             return Err("an exponential distribution needs a mean above zero".into());
         }
-        Ok(Distribution::Exponential { mean })
+        Ok(Distribution::Exponential {
+            mean,
+            mean_secs: mean.as_secs_f64(),
+        })
     }
 
     pub fn normal(mean: SimDuration, std_dev: SimDuration) -> Self {
@@ -90,9 +95,9 @@ impl Distribution {
                 }
                 SimDuration(low.as_nanos() + rng.below(span))
             }
-            Distribution::Exponential { mean } => {
+            Distribution::Exponential { mean_secs, .. } => {
                 let u = rng.next_f64_nonzero();
-                SimDuration::from_secs_f64(-mean.as_secs_f64() * libm::log(u))
+                SimDuration::from_secs_f64(-mean_secs * libm::log(u))
             }
             Distribution::Normal { mean, std_dev } => {
                 let (m, s) = (mean.as_secs_f64(), std_dev.as_secs_f64());
@@ -116,7 +121,7 @@ impl Distribution {
         match *self {
             Distribution::Constant(value) => value.as_secs_f64(),
             Distribution::Uniform { low, high } => (low.as_secs_f64() + high.as_secs_f64()) / 2.0,
-            Distribution::Exponential { mean } | Distribution::Normal { mean, .. } => {
+            Distribution::Exponential { mean, .. } | Distribution::Normal { mean, .. } => {
                 mean.as_secs_f64()
             }
             Distribution::LogNormal { mu, sigma, .. } => libm::exp(mu + sigma * sigma / 2.0),

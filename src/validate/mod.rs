@@ -141,7 +141,7 @@ pub fn model_of(scenario: &Scenario) -> Result<Model, String> {
             let kind = if matches!(work, Distribution::Constant(_)) { "M/D/1" } else { "M/G/1" };
             Ok(Model { prediction: theory::mg1(*rate, mean, second), kind })
         }
-        (LoadModel::Closed { users, wait: models::spec::Think::Sample(Distribution::Exponential { mean: think }), .. }, Distribution::Exponential { .. }, Capacity::Unbounded)
+        (LoadModel::Closed { users, wait: models::spec::Think::Sample(Distribution::Exponential { mean: think, .. }), .. }, Distribution::Exponential { .. }, Capacity::Unbounded)
             if c == 1 =>
         {
             Ok(Model { prediction: theory::mva(*users, think.as_secs_f64(), mean), kind: "closed MVA" })
@@ -162,7 +162,7 @@ fn check_stable(offered: f64, c: u32) -> Result<(), String> {
 fn second_moment(work: &Distribution) -> Option<f64> {
     match *work {
         Distribution::Constant(value) => Some(value.as_secs_f64().powi(2)),
-        Distribution::Exponential { mean } => Some(2.0 * mean.as_secs_f64().powi(2)),
+        Distribution::Exponential { mean, .. } => Some(2.0 * mean.as_secs_f64().powi(2)),
         Distribution::Uniform { low, high } => {
             let (a, b) = (low.as_secs_f64(), high.as_secs_f64());
             Some((a * a + a * b + b * b) / 3.0)
