@@ -455,6 +455,9 @@ impl<'a> Simulation<'a> {
 
     /// The retry budget of the job's current call step, if it has one.
     fn budget_of(&mut self, key: JobKey) -> Option<&mut Budget> {
+        if !self.any_budget {
+            return None;
+        }
         let job = &self.jobs[key];
         let EndpointRef { service, endpoint } = job.endpoint;
         let branch = job.branch.unwrap_or(0) as usize;

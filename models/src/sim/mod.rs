@@ -420,6 +420,8 @@ pub struct Simulation<'a> {
     retry_rngs: Vec<Vec<Vec<Vec<RngStream>>>>,
     /// `[service][endpoint][step][call]`: the retry budget of each call that has one.
     budgets: Vec<Vec<Vec<Vec<Option<Budget>>>>>,
+    /// Whether any call has a budget: most scenarios have none, and every call asks.
+    any_budget: bool,
     stats: UserStats,
     /// Which task each request runs, when the load has several.
     task_rng: RngStream,
@@ -536,6 +538,12 @@ impl<'a> Simulation<'a> {
             faults_by_service,
             fault_rngs,
             retry_rngs,
+            any_budget: budgets
+                .iter()
+                .flatten()
+                .flatten()
+                .flatten()
+                .any(Option::is_some),
             budgets,
             stats: UserStats::default(),
             task_rng: RngStream::new(seed, "load/tasks"),

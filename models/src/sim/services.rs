@@ -272,14 +272,19 @@ impl Simulation<'_> {
 
     /// A job whose caller has stopped waiting is dropped before its next step, and
     /// its worker goes to the next in line. Returns whether it was.
+    #[inline]
     fn past_deadline(&mut self, key: JobKey) -> bool {
-        let now = self.now();
-        if self.jobs[key]
-            .deadline
-            .is_none_or(|deadline| now < deadline)
-        {
-            return false;
+        match self.jobs[key].deadline {
+            Some(deadline) if self.now() >= deadline => {
+                self.drop_past_deadline(key);
+                true
+            }
+            _ => false,
         }
+    }
+
+    #[cold]
+    fn drop_past_deadline(&mut self, key: JobKey) {
         let service = self.jobs[key].endpoint.service;
         self.services[service.0 as usize].dropped += 1;
         self.hop(key, HopKind::DeadlineDropped);
@@ -292,7 +297,6 @@ impl Simulation<'_> {
             answer: Answer::error(super::STATUS_GATEWAY_TIMEOUT),
             from: None,
         });
-        true
     }
 
     /// Runs the job's current step, or answers if there is none left.
