@@ -65,7 +65,7 @@ pub fn sweep_page(result: &SweepResult, info: &SweepInfo) -> SweepPage {
     let _ = writeln!(body, "<h1>Sweep of {}</h1>", escape(info.scenario));
     let _ = writeln!(
         body,
-        "<p class=\"meta\">{} points × variants · {} runs · {} replication{} per point · objective <strong>{metric}</strong> ({})</p>",
+        "<p class=\"meta\">{} rows (one per point and variant) · {} runs · {} replication{} per point · objective <strong>{metric}</strong> ({})</p>",
         result.rows.len(),
         result.runs,
         info.replications,
