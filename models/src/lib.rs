@@ -12,5 +12,7 @@ pub mod sim;
 pub mod spec;
 
 pub use report::RunReport;
-pub use sim::{simulate, simulate_observed, Observer, RequestRecord};
+pub use sim::{
+    simulate, simulate_observed, simulate_with_limits, Observer, RequestRecord, RunLimits,
+};
 pub use spec::Scenario;

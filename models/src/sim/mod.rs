@@ -26,7 +26,7 @@ use sim_core::{EventQueue, LatencyHistogram, RngStream, SimDuration, SimTime, Ti
 use slotmap::{new_key_type, SlotMap};
 
 use crate::breaker::{Breaker, ConsecutiveBreaker, Ticket, WindowBreaker};
-use crate::limits::{EVENTS_AT_ONE_INSTANT_MAX, EVENTS_MAX};
+use crate::limits::{EVENTS_AT_ONE_INSTANT_MAX, EVENTS_MAX, IN_FLIGHT_MAX};
 use crate::report::RunReport;
 use crate::retry::Budget;
 use crate::spec::{BreakerId, BreakerKind, BulkheadId, EndpointRef, Scenario, ServiceId};
@@ -269,7 +269,26 @@ pub struct Simulation<'a> {
     timeline: TimelineRecorder,
     probes: Option<ProbeRunner>,
     observer: &'a mut dyn Observer,
+    limits: RunLimits,
     stopped_early: Option<String>,
+}
+
+/// The budgets one run may spend before it stops and says why
+/// (`RunReport::stopped_early`). [`simulate`] uses the named limits of
+/// [`crate::limits`]; a caller that needs cheap runs (the fuzzer, tests) lowers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunLimits {
+    pub events_max: u64,
+    pub in_flight_max: u64,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            events_max: EVENTS_MAX,
+            in_flight_max: IN_FLIGHT_MAX,
+        }
+    }
 }
 
 /// Runs `scenario` with its own seed to the end of its duration.
@@ -280,6 +299,15 @@ pub fn simulate(scenario: &Scenario) -> RunReport {
 /// As [`simulate`], telling `observer` about every request as it ends.
 pub fn simulate_observed(scenario: &Scenario, observer: &mut dyn Observer) -> RunReport {
     let mut simulation = Simulation::new(scenario, observer);
+    simulation.run();
+    simulation.report()
+}
+
+/// As [`simulate`], within `limits` instead of the default ones.
+pub fn simulate_with_limits(scenario: &Scenario, limits: RunLimits) -> RunReport {
+    let mut observer = NoObserver;
+    let mut simulation = Simulation::new(scenario, &mut observer);
+    simulation.limits = limits;
     simulation.run();
     simulation.report()
 }
@@ -382,6 +410,7 @@ impl<'a> Simulation<'a> {
             timeline,
             probes,
             observer,
+            limits: RunLimits::default(),
             stopped_early: None,
         }
     }
@@ -402,9 +431,10 @@ impl<'a> Simulation<'a> {
                 ));
                 break;
             }
-            if self.queue.events_delivered() > EVENTS_MAX {
+            if self.queue.events_delivered() > self.limits.events_max {
                 self.stopped_early = Some(format!(
-                    "stopped at {now} after {EVENTS_MAX} events (the event budget)"
+                    "stopped at {now} after {} events (the event budget)",
+                    self.limits.events_max
                 ));
                 break;
             }
@@ -422,6 +452,16 @@ impl<'a> Simulation<'a> {
                         from,
                     } => self.deliver(parent, answer, from),
                 }
+            }
+            // Memory grows with what is in flight: arrivals far beyond what the
+            // services serve, or calls left hanging forever, would grow it until the
+            // machine runs out.
+            if self.in_flight() > self.limits.in_flight_max {
+                self.stopped_early = Some(format!(
+                    "stopped at {now}: more than {} requests and calls in flight at once (the in-flight limit; arrivals far beyond what the services can serve, or calls that never end?)",
+                    self.limits.in_flight_max
+                ));
+                break;
             }
         }
         let end = self.end_time();
@@ -463,6 +503,16 @@ impl<'a> Simulation<'a> {
 
     fn now(&self) -> SimTime {
         self.queue.now()
+    }
+
+    /// Jobs in services (abandoned ones included) and open-loop requests waiting
+    /// for an answer, which may have no job at all (sent into a blackhole).
+    fn in_flight(&self) -> u64 {
+        let open_waiting = self
+            .open
+            .as_ref()
+            .map_or(0, |source| source.outstanding.len());
+        (self.jobs.len() + open_waiting) as u64
     }
 
     /// The end of the run: its horizon, or where it stopped early.
