@@ -8,7 +8,12 @@
 //! Cancellation is lazy: a cancellable event carries a [`TimerId`] (slot + generation
 //! in a small slab); cancelling bumps the slot's generation, and the stale entry is
 //! dropped when it reaches the front. Cancelling is O(1) and the slab holds only
-//! timers that are still armed.
+//! timers that are still armed. A cancelled entry behind a live one (a 5 s timer
+//! cancelled while a hung call's 5 s timer waits at the lane's front) cannot reach
+//! the front until the live one fires, so when cancelled entries outnumber the
+//! live ones the queue sweeps them out: memory follows the timers that are armed,
+//! not the timers ever cancelled. The sweep keeps every live entry's (time,
+//! sequence), so it changes no order.
 //!
 //! Timers usually come in a few fixed delays (a call's 5 s timeout, a client's 30 s),
 //! and most are cancelled long before they are due. Kept in the heap they would make
@@ -84,7 +89,15 @@ pub struct EventQueue<E> {
     timer_generations: Vec<u32>,
     timer_armed: Vec<bool>,
     free_timer_slots: Vec<u32>,
+    /// Cancelled entries still in the heap or a lane.
+    dead: usize,
+    /// Cancelled entries tolerated before a sweep is considered: sweeping a small
+    /// queue costs more than the memory it frees.
+    dead_min: usize,
 }
+
+/// The default of `EventQueue::dead_min`.
+const DEAD_ENTRIES_MIN: usize = 4096;
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
@@ -104,6 +117,8 @@ impl<E> EventQueue<E> {
             timer_generations: Vec::new(),
             timer_armed: Vec::new(),
             free_timer_slots: Vec::new(),
+            dead: 0,
+            dead_min: DEAD_ENTRIES_MIN,
         }
     }
 
@@ -190,7 +205,32 @@ impl<E> EventQueue<E> {
         let index = timer.slot as usize;
         if self.timer_armed[index] && self.timer_generations[index] == timer.generation {
             self.disarm(timer.slot);
+            self.dead += 1;
+            // Amortised O(1): a sweep costs O(pending) and follows at least
+            // pending / 2 cancellations.
+            if self.dead > self.dead_min && self.dead > self.pending() / 2 {
+                self.sweep_dead();
+            }
         }
+    }
+
+    /// Drops every cancelled entry from the heap and the lanes.
+    fn sweep_dead(&mut self) {
+        let (armed, generations) = (&self.timer_armed, &self.timer_generations);
+        let live = |entry: &Entry<E>| {
+            let index = entry.timer_slot as usize;
+            entry.timer_slot == NO_TIMER
+                || (armed[index] && generations[index] == entry.timer_generation)
+        };
+        for lane in &mut self.lanes {
+            lane.entries.retain(live);
+        }
+        let mut entries = std::mem::take(&mut self.heap).into_vec();
+        entries.retain(live);
+        // Entries are totally ordered by (time, seq), so the rebuilt heap pops in
+        // exactly the order the old one would have.
+        self.heap = BinaryHeap::from(entries);
+        self.dead = 0;
     }
 
     /// Pops the next live event if it is due at or before `horizon`.
@@ -227,6 +267,7 @@ impl<E> EventQueue<E> {
                 let live = self.timer_armed[index]
                     && self.timer_generations[index] == entry.timer_generation;
                 if !live {
+                    self.dead -= 1;
                     continue;
                 }
                 self.disarm(entry.timer_slot);
@@ -244,6 +285,7 @@ impl<E> EventQueue<E> {
 
     /// Cancelled timers at the front of a lane would hide the live one behind them.
     fn drop_dead_lane_fronts(&mut self) {
+        let mut dropped = 0;
         for lane in &mut self.lanes {
             while let Some(front) = lane.entries.front() {
                 let index = front.timer_slot as usize;
@@ -253,8 +295,10 @@ impl<E> EventQueue<E> {
                     break;
                 }
                 lane.entries.pop_front();
+                dropped += 1;
             }
         }
+        self.dead -= dropped;
     }
 
     fn take_seq(&mut self) -> u64 {
@@ -334,12 +378,12 @@ mod tests {
         ]
     }
 
-    proptest! {
-        /// Events come out in (time, insertion) order, never before `now`, and
-        /// exactly the uncancelled ones come out.
-        #[test]
-        fn events_pop_in_time_then_insertion_order(ops in proptest::collection::vec(op(), 1..200)) {
+    /// Events come out in (time, insertion) order, never before `now`, and exactly
+    /// the uncancelled ones come out.
+    fn check_order(ops: Vec<Op>, dead_min: usize) -> Result<(), TestCaseError> {
+        {
             let mut queue = EventQueue::new();
+            queue.dead_min = dead_min;
             let mut next_id = 0u64;
             let mut timers: Vec<(TimerId, u64)> = Vec::new();
             let mut cancelled = std::collections::BTreeSet::new();
@@ -384,11 +428,55 @@ mod tests {
             for pair in delivered.windows(2) {
                 let (t0, a) = pair[0];
                 let (t1, b) = pair[1];
-                prop_assert!(t0 < t1 || (t0 == t1 && a < b), "{:?} then {:?}", pair[0], pair[1]);
+                prop_assert!(
+                    t0 < t1 || (t0 == t1 && a < b),
+                    "{:?} then {:?}",
+                    pair[0],
+                    pair[1]
+                );
             }
-            let delivered_ids: std::collections::BTreeSet<u64> = delivered.iter().map(|&(_, id)| id).collect();
-            let expected: std::collections::BTreeSet<u64> = scheduled.difference(&cancelled).copied().collect();
+            let delivered_ids: std::collections::BTreeSet<u64> =
+                delivered.iter().map(|&(_, id)| id).collect();
+            let expected: std::collections::BTreeSet<u64> =
+                scheduled.difference(&cancelled).copied().collect();
             prop_assert_eq!(delivered_ids, expected);
         }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn events_pop_in_time_then_insertion_order(ops in proptest::collection::vec(op(), 1..200)) {
+            check_order(ops, DEAD_ENTRIES_MIN)?;
+        }
+
+        /// The same with a sweep of cancelled entries at nearly every cancellation.
+        #[test]
+        fn sweeping_cancelled_timers_changes_no_order(ops in proptest::collection::vec(op(), 1..200)) {
+            check_order(ops, 0)?;
+        }
+    }
+
+    /// A hung call's timer at the front of its lane kept every later cancelled
+    /// timer of the same delay behind it: memory grew with requests made, not with
+    /// requests in flight (a scenario with one early hang and a long timeout).
+    #[test]
+    fn cancelled_timers_behind_a_live_one_do_not_pile_up() {
+        let mut queue = EventQueue::new();
+        let delay = 100_000_000;
+        queue.schedule_cancellable(SimTime(delay), u64::MAX);
+        for i in 1..=200_000u64 {
+            let timer = queue.schedule_cancellable(SimTime(i + delay), i);
+            queue.schedule(SimTime(i), i);
+            assert_eq!(queue.pop(), Some((SimTime(i), i)));
+            queue.cancel(timer);
+            assert!(
+                queue.pending() <= 2 * DEAD_ENTRIES_MIN + 4,
+                "{} pending",
+                queue.pending()
+            );
+        }
+        assert_eq!(queue.pop(), Some((SimTime(delay), u64::MAX)));
+        assert_eq!(queue.pop(), None);
     }
 }
