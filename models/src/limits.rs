@@ -13,10 +13,12 @@ pub const REPLICAS_MAX: u32 = 10_000;
 pub const DURATION_MAX_SECS: u64 = 30 * 24 * 3600;
 /// Events one run may process before it stops and says so.
 pub const EVENTS_MAX: u64 = 2_000_000_000;
-/// Requests and calls in flight at once: jobs in services (abandoned work included)
-/// and open-loop requests still waiting for an answer. Each costs a few hundred
-/// bytes, so this keeps a run's memory near a gigabyte at most; past it the run
-/// stops and says so. USERS_MAX users through a gateway and two services fit.
+/// Requests in flight at once, counted two ways, each held to this: jobs in the
+/// services (calls between services and abandoned work included), and open-loop
+/// requests waiting for an answer (some have no job: sent into a blackhole). Each
+/// costs about a hundred bytes, so a run stays near a gigabyte; past the limit it
+/// stops and says so, instead of growing until the machine runs out. USERS_MAX
+/// users through a gateway and one more service fit under it.
 pub const IN_FLIGHT_MAX: u64 = 4_000_000;
 /// Services, endpoints per service, steps per endpoint, breakers, faults.
 pub const ITEMS_MAX: usize = 10_000;
@@ -24,4 +26,6 @@ pub const ITEMS_MAX: usize = 10_000;
 pub const WINDOWS_MAX: u64 = 100_000;
 /// Events in a row at one instant before the run is declared stuck: a closed loop
 /// with zero think time and zero work would otherwise spin forever at one time.
-pub const EVENTS_AT_ONE_INSTANT_MAX: u64 = 1_000_000;
+/// Well above USERS_MAX, because that many users may all start at one instant
+/// (spawn_rate = users), each with a few events of its own.
+pub const EVENTS_AT_ONE_INSTANT_MAX: u64 = 20_000_000;

@@ -456,9 +456,9 @@ impl<'a> Simulation<'a> {
             // Memory grows with what is in flight: arrivals far beyond what the
             // services serve, or calls left hanging forever, would grow it until the
             // machine runs out.
-            if self.in_flight() > self.limits.in_flight_max {
+            if let Some((what, hint)) = self.over_in_flight_limit() {
                 self.stopped_early = Some(format!(
-                    "stopped at {now}: more than {} requests and calls in flight at once (the in-flight limit; arrivals far beyond what the services can serve, or calls that never end?)",
+                    "stopped at {now}: more than {} {what} at once (the in-flight limit; {hint})",
                     self.limits.in_flight_max
                 ));
                 break;
@@ -505,14 +505,29 @@ impl<'a> Simulation<'a> {
         self.queue.now()
     }
 
-    /// Jobs in services (abandoned ones included) and open-loop requests waiting
-    /// for an answer, which may have no job at all (sent into a blackhole).
-    fn in_flight(&self) -> u64 {
+    /// What is over the in-flight limit, if anything: jobs in the services
+    /// (abandoned ones included), or open-loop requests waiting for an answer, which
+    /// may have no job at all (sent into a blackhole). Closed-loop users wait for
+    /// one request each, so USERS_MAX bounds them.
+    fn over_in_flight_limit(&self) -> Option<(&'static str, &'static str)> {
+        let max = self.limits.in_flight_max;
         let open_waiting = self
             .open
             .as_ref()
             .map_or(0, |source| source.outstanding.len());
-        (self.jobs.len() + open_waiting) as u64
+        if self.jobs.len() as u64 > max {
+            Some((
+                "requests in the services, calls between them included",
+                "arrivals far beyond what the services can serve, or calls that never end?",
+            ))
+        } else if open_waiting as u64 > max {
+            Some((
+                "open-loop requests waiting for an answer",
+                "arrivals far beyond what the services can serve, or sent where nothing answers?",
+            ))
+        } else {
+            None
+        }
     }
 
     /// The end of the run: its horizon, or where it stopped early.
