@@ -9,6 +9,10 @@ pub const USERS_MAX: u32 = 1_000_000;
 pub const CAPACITY_MAX: u32 = 10_000_000;
 /// Replicas of one service.
 pub const REPLICAS_MAX: u32 = 10_000;
+/// Replicas of all services together: each has its own pool, queue and counters,
+/// so a file of a thousand services of 10,000 replicas each would take gigabytes.
+/// Kubernetes supports at most 150,000 pods in one cluster.
+pub const REPLICAS_TOTAL_MAX: u64 = 150_000;
 /// Simulated time of one run: 30 days.
 pub const DURATION_MAX_SECS: u64 = 30 * 24 * 3600;
 /// Events one run may process before it stops and says so.

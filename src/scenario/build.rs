@@ -6,7 +6,8 @@ use std::ops::Range;
 
 use models::breaker::{BreakerState, WindowKind, WindowSettings};
 use models::limits::{
-    CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, REPLICAS_MAX, USERS_MAX, WINDOWS_MAX,
+    CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, REPLICAS_MAX, REPLICAS_TOTAL_MAX, USERS_MAX,
+    WINDOWS_MAX,
 };
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
@@ -146,6 +147,7 @@ impl Checker {
             .iter()
             .map(|(name, service)| self.service(name, service, &names))
             .collect();
+        self.replicas_in_all(&raw.services, &services);
         let breakers = raw
             .breakers
             .iter()
@@ -1782,6 +1784,26 @@ impl Checker {
                     span.clone(),
                     format!("{path}.{key}: does not apply to {place}"),
                 );
+            }
+        }
+    }
+
+    /// Each replica has its own pool and queue: many services of many replicas
+    /// each would take gigabytes from a file of kilobytes.
+    fn replicas_in_all(&mut self, raw: &BTreeMap<String, RawService>, services: &[Service]) {
+        let mut total = 0u64;
+        for ((name, raw_service), service) in raw.iter().zip(services) {
+            total += u64::from(service.replicas);
+            if total > REPLICAS_TOTAL_MAX {
+                let span = raw_service
+                    .replicas
+                    .as_ref()
+                    .map_or_else(|| raw_service.workers.span(), |replicas| replicas.span());
+                self.error(
+                    span,
+                    format!("services.{name}.replicas: makes {total} replicas in all; a scenario may have at most {REPLICAS_TOTAL_MAX} (Kubernetes' limit on pods in one cluster)"),
+                );
+                return;
             }
         }
     }
