@@ -28,6 +28,9 @@ pub const IN_FLIGHT_MAX: u64 = 4_000_000;
 pub const ITEMS_MAX: usize = 10_000;
 /// Time windows in one report.
 pub const WINDOWS_MAX: u64 = 100_000;
+/// Numbers in one report's timeline: windows times two per service (busy and queue
+/// means) and one per breaker. Ten million is about 200 MB of JSON.
+pub const TIMELINE_CELLS_MAX: u64 = 10_000_000;
 /// Events in a row at one instant before the run is declared stuck: a closed loop
 /// with zero think time and zero work would otherwise spin forever at one time.
 /// Well above USERS_MAX, because that many users may all start at one instant

@@ -6,8 +6,8 @@ use std::ops::Range;
 
 use models::breaker::{BreakerState, WindowKind, WindowSettings};
 use models::limits::{
-    CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, REPLICAS_MAX, REPLICAS_TOTAL_MAX, USERS_MAX,
-    WINDOWS_MAX,
+    CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, REPLICAS_MAX, REPLICAS_TOTAL_MAX,
+    TIMELINE_CELLS_MAX, USERS_MAX, WINDOWS_MAX,
 };
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
@@ -119,6 +119,22 @@ impl Checker {
                 span,
                 format!("scenario.window: {window} makes more than {WINDOWS_MAX} windows over {duration}; choose a wider window"),
             );
+        } else if window > SimDuration::ZERO {
+            // Every window holds a busy and a queue mean per service and a state per
+            // breaker: many windows of many services fill gigabytes.
+            let windows = duration.as_nanos().div_ceil(window.as_nanos()).max(1);
+            let columns = 2 * raw.services.len() as u64 + raw.breakers.len() as u64;
+            let cells = windows.saturating_mul(columns);
+            if cells > TIMELINE_CELLS_MAX {
+                let span = header
+                    .window
+                    .as_ref()
+                    .map_or(header.duration.span(), Spanned::span);
+                self.error(
+                    span,
+                    format!("scenario.window: {window} makes {windows} windows over {duration}, each with {columns} numbers for the services and breakers: {cells} in all, over the limit of {TIMELINE_CELLS_MAX}; choose a wider window"),
+                );
+            }
         }
 
         self.count_items(raw.services.len(), raw.load.kind.span(), "services");
