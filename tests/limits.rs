@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use cascade::scenario;
-use models::limits::IN_FLIGHT_MAX;
+use models::limits::{IN_FLIGHT_MAX, TRANSITIONS_MAX};
 use models::{RunLimits, RunReport};
 
 /// A million open-loop arrivals a second into one worker that takes an hour each:
@@ -84,6 +84,45 @@ for = "99h"
 then_status = 500
 from = "0s"
 until = "1ms"
+"#;
+
+/// A breaker that opens on every failure and half-opens a millisecond later, in
+/// front of a service that always fails: two transitions every other millisecond,
+/// each kept for the report, for 30 days.
+const FLAPPING: &str = r#"
+[scenario]
+name = "flapping"
+seed = 1
+duration = "720h"
+window = "1h"
+
+[load]
+kind = "closed"
+users = 1
+spawn_rate = 1
+wait = { constant = "1ms" }
+target = "gw/get"
+
+[services.gw]
+workers = "unbounded"
+endpoints.get.steps = [{ call = "db/q", timeout = "1s", breaker = "db" }]
+
+[services.db]
+workers = "unbounded"
+endpoints.q.steps = [{ work = { constant = "1ms" } }]
+
+[breakers.db]
+kind = "consecutive"
+failures = 1
+open_for = "1ms"
+half_open_calls = 1
+
+[[faults]]
+target = "db"
+kind = "error"
+rate = 1.0
+status = 500
+from = "0s"
 "#;
 
 fn load(text: &str) -> models::Scenario {
@@ -258,4 +297,22 @@ fn normal_scenarios_are_far_from_the_limits() {
         let report = models::simulate(&load(&text));
         assert_eq!(report.stopped_early, None, "{path}");
     }
+}
+
+#[test]
+fn a_breaker_flapping_all_run_stops_at_the_transitions_limit() {
+    let report = models::simulate(&load(FLAPPING));
+    assert_conserved(&report);
+    let message = report.stopped_early.as_deref().expect("stopped early");
+    assert!(
+        message.contains(&format!(
+            "breakers changed state more than {TRANSITIONS_MAX} times (the transitions limit"
+        )),
+        "{message}"
+    );
+    let kept = report.breakers[0].transitions.len() as u64;
+    assert!(
+        (TRANSITIONS_MAX..TRANSITIONS_MAX + 4096).contains(&kept),
+        "{kept} transitions kept"
+    );
 }

@@ -31,6 +31,10 @@ pub const WINDOWS_MAX: u64 = 100_000;
 /// Numbers in one report's timeline: windows times two per service (busy and queue
 /// means) and one per breaker. Ten million is about 200 MB of JSON.
 pub const TIMELINE_CELLS_MAX: u64 = 10_000_000;
+/// Breaker transitions kept for one report, over all breakers (checked every 4,096
+/// events, so a run may pass it by that many). A breaker flapping every five
+/// seconds for 30 days makes half a million; past a million the run stops.
+pub const TRANSITIONS_MAX: u64 = 1_000_000;
 /// Events in a row at one instant before the run is declared stuck: a closed loop
 /// with zero think time and zero work would otherwise spin forever at one time.
 /// Well above USERS_MAX, because that many users may all start at one instant

@@ -26,7 +26,7 @@ use sim_core::{EventQueue, LatencyHistogram, RngStream, SimDuration, SimTime, Ti
 use slotmap::{new_key_type, SlotMap};
 
 use crate::breaker::{Breaker, ConsecutiveBreaker, Ticket, WindowBreaker};
-use crate::limits::{EVENTS_AT_ONE_INSTANT_MAX, EVENTS_MAX, IN_FLIGHT_MAX};
+use crate::limits::{EVENTS_AT_ONE_INSTANT_MAX, EVENTS_MAX, IN_FLIGHT_MAX, TRANSITIONS_MAX};
 use crate::report::RunReport;
 use crate::retry::Budget;
 use crate::spec::{BreakerId, BreakerKind, BulkheadId, EndpointRef, Scenario, ServiceId};
@@ -437,6 +437,22 @@ impl<'a> Simulation<'a> {
                     self.limits.events_max
                 ));
                 break;
+            }
+            // Every transition is kept for the report: a breaker that flaps on every
+            // call would otherwise grow it with the run. Counted now and then, as
+            // the sum walks every breaker.
+            if self.queue.events_delivered() % 4096 == 0 {
+                let transitions: usize = self
+                    .breakers
+                    .iter()
+                    .map(|breaker| breaker.transitions().len())
+                    .sum();
+                if transitions as u64 > TRANSITIONS_MAX {
+                    self.stopped_early = Some(format!(
+                        "stopped at {now}: breakers changed state more than {TRANSITIONS_MAX} times (the transitions limit; a breaker that opens and closes on every call?)"
+                    ));
+                    break;
+                }
             }
             self.dispatch(event);
             while let Some(immediate) = self.agenda.pop_front() {
