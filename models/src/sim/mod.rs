@@ -441,7 +441,7 @@ impl<'a> Simulation<'a> {
             // Every transition is kept for the report: a breaker that flaps on every
             // call would otherwise grow it with the run. Counted now and then, as
             // the sum walks every breaker.
-            if self.queue.events_delivered() % 4096 == 0 {
+            if self.queue.events_delivered().is_multiple_of(4096) {
                 let transitions: usize = self
                     .breakers
                     .iter()
