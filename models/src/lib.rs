@@ -12,5 +12,8 @@ pub mod sim;
 pub mod spec;
 
 pub use report::RunReport;
-pub use sim::{simulate, simulate_observed, Hop, HopKind, Observer, RequestRecord};
+pub use sim::{
+    simulate, simulate_observed, simulate_with_limits, Hop, HopKind, Observer, RequestRecord,
+    RunLimits,
+};
 pub use spec::Scenario;

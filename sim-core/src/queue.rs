@@ -8,7 +8,10 @@
 //! Cancellation is lazy: a cancellable event carries a [`TimerId`] (slot + generation
 //! in a small slab); cancelling bumps the slot's generation, and the stale entry is
 //! dropped when it reaches the front. Cancelling is O(1) and the slab holds only
-//! timers that are still armed.
+//! timers that are still armed. A live timer at a lane's front (a hung call's) would
+//! keep every cancelled timer behind it, so once cancelled entries outnumber the live
+//! ones they are swept out: memory follows the armed timers, not every timer a run
+//! has cancelled.
 //!
 //! Timers usually come in a few fixed delays (a call's 5 s timeout, a client's 30 s),
 //! and most are cancelled long before they are due. Kept in the heap they would make
@@ -215,7 +218,15 @@ pub struct EventQueue<E: Copy> {
     timer_generations: Vec<u32>,
     timer_armed: Vec<bool>,
     free_timer_slots: Vec<u32>,
+    /// Cancelled entries still in a lane or the timer heap.
+    dead: usize,
+    /// Cancelled entries tolerated before a sweep is considered: sweeping a small
+    /// queue costs more than the memory it frees.
+    dead_min: usize,
 }
+
+/// The default of `EventQueue::dead_min`.
+const DEAD_ENTRIES_MIN: usize = 4096;
 
 impl<E: Copy> Default for EventQueue<E> {
     fn default() -> Self {
@@ -237,6 +248,8 @@ impl<E: Copy> EventQueue<E> {
             timer_generations: Vec::new(),
             timer_armed: Vec::new(),
             free_timer_slots: Vec::new(),
+            dead: 0,
+            dead_min: DEAD_ENTRIES_MIN,
         }
     }
 
@@ -311,7 +324,33 @@ impl<E: Copy> EventQueue<E> {
     pub fn cancel(&mut self, timer: TimerId) {
         if self.is_live(timer) {
             self.disarm(timer);
+            self.dead += 1;
+            // Amortised O(1): a sweep costs O(pending) and follows at least
+            // pending / 2 cancellations.
+            if self.dead > self.dead_min && self.dead > self.pending() / 2 {
+                self.sweep_dead();
+            }
         }
+    }
+
+    /// Drops every cancelled entry. Entries are totally ordered by (time, seq), so
+    /// the rebuilt heap pops in exactly the order the old one would have.
+    #[cold]
+    fn sweep_dead(&mut self) {
+        let (armed, generations) = (&self.timer_armed, &self.timer_generations);
+        let live = |entry: &TimerEntry<E>| {
+            let index = entry.timer.slot as usize;
+            armed[index] && generations[index] == entry.timer.generation
+        };
+        for lane in &mut self.lanes {
+            lane.entries.retain(live);
+        }
+        let mut entries = std::mem::replace(&mut self.timer_heap, Heap::new()).items;
+        entries.retain(live);
+        for entry in entries {
+            self.timer_heap.push(entry);
+        }
+        self.dead = 0;
     }
 
     /// Pops the next live event if it is due at or before `horizon`.
@@ -341,6 +380,7 @@ impl<E: Copy> EventQueue<E> {
                         break;
                     }
                     self.lanes[index].entries.pop_front();
+                    self.dead -= 1;
                 }
             }
             let (key, source) = best?;
@@ -358,6 +398,7 @@ impl<E: Copy> EventQueue<E> {
                     }
                     .expect("the chosen source has an entry");
                     if !self.is_live(timed.timer) {
+                        self.dead -= 1;
                         continue;
                     }
                     self.disarm(timed.timer);
@@ -459,12 +500,12 @@ mod tests {
         ]
     }
 
-    proptest! {
-        /// Events come out in (time, insertion) order, never before `now`, and
-        /// exactly the uncancelled ones come out.
-        #[test]
-        fn events_pop_in_time_then_insertion_order(ops in proptest::collection::vec(op(), 1..200)) {
+    /// Events come out in (time, insertion) order, never before `now`, and exactly
+    /// the uncancelled ones come out.
+    fn check_order(ops: Vec<Op>, dead_min: usize) -> Result<(), TestCaseError> {
+        {
             let mut queue = EventQueue::new();
+            queue.dead_min = dead_min;
             let mut next_id = 0u64;
             let mut timers: Vec<(TimerId, u64)> = Vec::new();
             let mut cancelled = std::collections::BTreeSet::new();
@@ -509,11 +550,55 @@ mod tests {
             for pair in delivered.windows(2) {
                 let (t0, a) = pair[0];
                 let (t1, b) = pair[1];
-                prop_assert!(t0 < t1 || (t0 == t1 && a < b), "{:?} then {:?}", pair[0], pair[1]);
+                prop_assert!(
+                    t0 < t1 || (t0 == t1 && a < b),
+                    "{:?} then {:?}",
+                    pair[0],
+                    pair[1]
+                );
             }
-            let delivered_ids: std::collections::BTreeSet<u64> = delivered.iter().map(|&(_, id)| id).collect();
-            let expected: std::collections::BTreeSet<u64> = scheduled.difference(&cancelled).copied().collect();
+            let delivered_ids: std::collections::BTreeSet<u64> =
+                delivered.iter().map(|&(_, id)| id).collect();
+            let expected: std::collections::BTreeSet<u64> =
+                scheduled.difference(&cancelled).copied().collect();
             prop_assert_eq!(delivered_ids, expected);
         }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn events_pop_in_time_then_insertion_order(ops in proptest::collection::vec(op(), 1..200)) {
+            check_order(ops, DEAD_ENTRIES_MIN)?;
+        }
+
+        /// The same with a sweep of cancelled entries at nearly every cancellation.
+        #[test]
+        fn sweeping_cancelled_timers_changes_no_order(ops in proptest::collection::vec(op(), 1..200)) {
+            check_order(ops, 0)?;
+        }
+    }
+
+    /// A hung call's timer at the front of its lane kept every later cancelled
+    /// timer of the same delay behind it: memory grew with requests made, not with
+    /// requests in flight (a scenario with one early hang and a long timeout).
+    #[test]
+    fn cancelled_timers_behind_a_live_one_do_not_pile_up() {
+        let mut queue = EventQueue::new();
+        let delay = 100_000_000;
+        queue.schedule_cancellable(SimTime(delay), u64::MAX);
+        for i in 1..=200_000u64 {
+            let timer = queue.schedule_cancellable(SimTime(i + delay), i);
+            queue.schedule(SimTime(i), i);
+            assert_eq!(queue.pop(), Some((SimTime(i), i)));
+            queue.cancel(timer);
+            assert!(
+                queue.pending() <= 2 * DEAD_ENTRIES_MIN + 4,
+                "{} pending",
+                queue.pending()
+            );
+        }
+        assert_eq!(queue.pop(), Some((SimTime(delay), u64::MAX)));
+        assert_eq!(queue.pop(), None);
     }
 }

@@ -6,7 +6,8 @@ use std::ops::Range;
 
 use models::breaker::BreakerState;
 use models::limits::{
-    CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, REPLICAS_MAX, USERS_MAX, WINDOWS_MAX,
+    CAPACITY_MAX, DURATION_MAX_SECS, ITEMS_MAX, REPLICAS_MAX, REPLICAS_TOTAL_MAX,
+    TIMELINE_CELLS_MAX, USERS_MAX, WINDOWS_MAX,
 };
 use models::retry::{Backoff, BudgetSpec, Jitter, RetryOn, RetryPolicy};
 use models::spec::{
@@ -120,6 +121,22 @@ impl Checker {
                 span,
                 format!("scenario.window: {window} makes more than {WINDOWS_MAX} windows over {duration}; choose a wider window"),
             );
+        } else if window > SimDuration::ZERO {
+            // Every window holds a busy and a queue mean per service and a state per
+            // breaker: many windows of many services fill gigabytes.
+            let windows = duration.as_nanos().div_ceil(window.as_nanos()).max(1);
+            let columns = 2 * raw.services.len() as u64 + raw.breakers.len() as u64;
+            let cells = windows.saturating_mul(columns);
+            if cells > TIMELINE_CELLS_MAX {
+                let span = header
+                    .window
+                    .as_ref()
+                    .map_or(header.duration.span(), Spanned::span);
+                self.error(
+                    span,
+                    format!("scenario.window: {window} makes {windows} windows over {duration}, each with {columns} numbers for the services and breakers: {cells} in all, over the limit of {TIMELINE_CELLS_MAX}; choose a wider window"),
+                );
+            }
         }
 
         self.count_items(raw.services.len(), raw.load.kind.span(), "services");
@@ -148,6 +165,7 @@ impl Checker {
             .iter()
             .map(|(name, service)| self.service(name, service, &names))
             .collect();
+        self.replicas_in_all(&raw.services, &services);
         let breakers = raw
             .breakers
             .iter()
@@ -1752,6 +1770,26 @@ impl Checker {
                     span.clone(),
                     format!("{path}.{key}: does not apply to {place}"),
                 );
+            }
+        }
+    }
+
+    /// Each replica has its own pool and queue: many services of many replicas
+    /// each would take gigabytes from a file of kilobytes.
+    fn replicas_in_all(&mut self, raw: &BTreeMap<String, RawService>, services: &[Service]) {
+        let mut total = 0u64;
+        for ((name, raw_service), service) in raw.iter().zip(services) {
+            total += u64::from(service.replicas);
+            if total > REPLICAS_TOTAL_MAX {
+                let span = raw_service
+                    .replicas
+                    .as_ref()
+                    .map_or_else(|| raw_service.workers.span(), |replicas| replicas.span());
+                self.error(
+                    span,
+                    format!("services.{name}.replicas: makes {total} replicas in all; a scenario may have at most {REPLICAS_TOTAL_MAX} (Kubernetes' limit on pods in one cluster)"),
+                );
+                return;
             }
         }
     }

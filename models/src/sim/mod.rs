@@ -27,7 +27,7 @@ use sim_core::{EventQueue, LatencyHistogram, RngStream, SimDuration, SimTime, Ti
 use slotmap::{new_key_type, SlotMap};
 
 use crate::breaker::{Breaker, Ticket};
-use crate::limits::{EVENTS_AT_ONE_INSTANT_MAX, EVENTS_MAX};
+use crate::limits::{EVENTS_AT_ONE_INSTANT_MAX, EVENTS_MAX, IN_FLIGHT_MAX, TRANSITIONS_MAX};
 use crate::report::RunReport;
 use crate::retry::Budget;
 use crate::spec::{BreakerId, BulkheadId, EndpointRef, Scenario, ServiceId};
@@ -434,7 +434,26 @@ pub struct Simulation<'a> {
     observer: &'a mut dyn Observer,
     /// `observer.traced_request()`, asked once.
     traced: Option<u64>,
+    limits: RunLimits,
     stopped_early: Option<String>,
+}
+
+/// The budgets one run may spend before it stops and says why
+/// (`RunReport::stopped_early`). [`simulate`] uses the named limits of
+/// [`crate::limits`]; a caller that needs cheap runs (the fuzzer, tests) lowers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunLimits {
+    pub events_max: u64,
+    pub in_flight_max: u64,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            events_max: EVENTS_MAX,
+            in_flight_max: IN_FLIGHT_MAX,
+        }
+    }
 }
 
 /// Runs `scenario` with its own seed to the end of its duration.
@@ -445,6 +464,15 @@ pub fn simulate(scenario: &Scenario) -> RunReport {
 /// As [`simulate`], telling `observer` about every request as it ends.
 pub fn simulate_observed(scenario: &Scenario, observer: &mut dyn Observer) -> RunReport {
     let mut simulation = Simulation::new(scenario, observer);
+    simulation.run();
+    simulation.report()
+}
+
+/// As [`simulate`], within `limits` instead of the default ones.
+pub fn simulate_with_limits(scenario: &Scenario, limits: RunLimits) -> RunReport {
+    let mut observer = NoObserver;
+    let mut simulation = Simulation::new(scenario, &mut observer);
+    simulation.limits = limits;
     simulation.run();
     simulation.report()
 }
@@ -560,6 +588,7 @@ impl<'a> Simulation<'a> {
             probes,
             traced: observer.traced_request(),
             observer,
+            limits: RunLimits::default(),
             stopped_early: None,
         }
     }
@@ -580,11 +609,28 @@ impl<'a> Simulation<'a> {
                 ));
                 break;
             }
-            if self.queue.events_delivered() > EVENTS_MAX {
+            if self.queue.events_delivered() > self.limits.events_max {
                 self.stopped_early = Some(format!(
-                    "stopped at {now} after {EVENTS_MAX} events (the event budget)"
+                    "stopped at {now} after {} events (the event budget)",
+                    self.limits.events_max
                 ));
                 break;
+            }
+            // Every transition is kept for the report: a breaker that flaps on every
+            // call would otherwise grow it with the run. Counted now and then, as
+            // the sum walks every breaker.
+            if self.queue.events_delivered().is_multiple_of(4096) {
+                let transitions: usize = self
+                    .breakers
+                    .iter()
+                    .map(|breaker| breaker.transitions().len())
+                    .sum();
+                if transitions as u64 > TRANSITIONS_MAX {
+                    self.stopped_early = Some(format!(
+                        "stopped at {now}: breakers changed state more than {TRANSITIONS_MAX} times (the transitions limit; a breaker that opens and closes on every call?)"
+                    ));
+                    break;
+                }
             }
             self.dispatch(event);
             while let Some(immediate) = self.agenda.pop_front() {
@@ -600,6 +646,16 @@ impl<'a> Simulation<'a> {
                         from,
                     } => self.deliver(parent, answer, from),
                 }
+            }
+            // Memory grows with what is in flight: arrivals far beyond what the
+            // services serve, or calls left hanging forever, would grow it until the
+            // machine runs out.
+            if let Some((what, hint)) = self.over_in_flight_limit() {
+                self.stopped_early = Some(format!(
+                    "stopped at {now}: more than {} {what} at once (the in-flight limit; {hint})",
+                    self.limits.in_flight_max
+                ));
+                break;
             }
         }
         let end = self.end_time();
@@ -661,6 +717,31 @@ impl<'a> Simulation<'a> {
                 kind,
             };
             self.observer.hop(&hop);
+        }
+    }
+
+    /// What is over the in-flight limit, if anything: jobs in the services
+    /// (abandoned ones included), or open-loop requests waiting for an answer, which
+    /// may have no job at all (sent into a blackhole). Closed-loop users wait for
+    /// one request each, so USERS_MAX bounds them.
+    fn over_in_flight_limit(&self) -> Option<(&'static str, &'static str)> {
+        let max = self.limits.in_flight_max;
+        let open_waiting = self
+            .open
+            .as_ref()
+            .map_or(0, |source| source.outstanding.len());
+        if self.jobs.len() as u64 > max {
+            Some((
+                "requests in the services, calls between them included",
+                "arrivals far beyond what the services can serve, or calls that never end?",
+            ))
+        } else if open_waiting as u64 > max {
+            Some((
+                "open-loop requests waiting for an answer",
+                "arrivals far beyond what the services can serve, or sent where nothing answers?",
+            ))
+        } else {
+            None
         }
     }
 
