@@ -311,16 +311,21 @@ fn sweep(args: SweepArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The file with `--set` overrides applied; a bad override or file is reported as
+/// an input error.
+fn load_with_sets(file: &str, sets: &[String]) -> Result<scenario::Experiment, ExitCode> {
+    let sets: Vec<Override> = sets
+        .iter()
+        .map(|s| Override::from_cli(s))
+        .collect::<Result<_, _>>()
+        .map_err(|message| input_error(&format!("error: {message}\n")))?;
+    scenario::load_experiment(file, &sets).map_err(|error| input_error(&error.rendered))
+}
+
 fn trace(args: TraceArgs) -> ExitCode {
-    let sets: Result<Vec<Override>, String> =
-        args.sets.iter().map(|s| Override::from_cli(s)).collect();
-    let sets = match sets {
-        Ok(sets) => sets,
-        Err(message) => return input_error(&format!("error: {message}\n")),
-    };
-    let experiment = match scenario::load_experiment(&args.file, &sets) {
+    let experiment = match load_with_sets(&args.file, &args.sets) {
         Ok(experiment) => experiment,
-        Err(error) => return input_error(&error.rendered),
+        Err(code) => return code,
     };
     let variant = match &args.variant {
         None => &experiment.variants[0],
@@ -419,15 +424,9 @@ fn validate(
 }
 
 fn run(args: RunArgs) -> ExitCode {
-    let sets: Result<Vec<Override>, String> =
-        args.sets.iter().map(|s| Override::from_cli(s)).collect();
-    let sets = match sets {
-        Ok(sets) => sets,
-        Err(message) => return input_error(&format!("error: {message}\n")),
-    };
-    let experiment = match scenario::load_experiment(&args.file, &sets) {
+    let experiment = match load_with_sets(&args.file, &args.sets) {
         Ok(experiment) => experiment,
-        Err(error) => return input_error(&error.rendered),
+        Err(code) => return code,
     };
     // Every check of the outputs comes before the first run.
     let csv_dir = match args

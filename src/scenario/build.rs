@@ -582,25 +582,8 @@ impl Checker {
         match (&step.work, &step.call) {
             (Some(_), Some(_)) | (None, None) => unreachable!("exactly one kind was checked"),
             (Some(work), None) => {
-                for (key, present) in [
-                    ("timeout", step.timeout.as_ref().map(Spanned::span)),
-                    (
-                        "connect_timeout",
-                        step.connect_timeout.as_ref().map(Spanned::span),
-                    ),
-                    ("breaker", step.breaker.as_ref().map(Spanned::span)),
-                    ("fallback", step.fallback.as_ref().map(Spanned::span)),
-                    (
-                        "retry",
-                        step.retry.as_ref().map(|retry| retry.attempts.span()),
-                    ),
-                    ("bulkhead", step.bulkhead.as_ref().map(Spanned::span)),
-                    ("order", step.order.as_ref().map(Spanned::span)),
-                    (
-                        "propagate_deadline",
-                        step.propagate_deadline.as_ref().map(Spanned::span),
-                    ),
-                ] {
+                let fallback = ("fallback", step.fallback.as_ref().map(Spanned::span));
+                for (key, present) in call_policy_keys(step).into_iter().chain([fallback]) {
                     if let Some(span) = present {
                         self.error(
                             span,
@@ -703,24 +686,7 @@ impl Checker {
         parallel: &Spanned<Vec<Spanned<RawStep>>>,
         names: &Names,
     ) -> Option<Step> {
-        for (key, present) in [
-            ("timeout", step.timeout.as_ref().map(Spanned::span)),
-            (
-                "connect_timeout",
-                step.connect_timeout.as_ref().map(Spanned::span),
-            ),
-            ("breaker", step.breaker.as_ref().map(Spanned::span)),
-            (
-                "retry",
-                step.retry.as_ref().map(|retry| retry.attempts.span()),
-            ),
-            ("bulkhead", step.bulkhead.as_ref().map(Spanned::span)),
-            ("order", step.order.as_ref().map(Spanned::span)),
-            (
-                "propagate_deadline",
-                step.propagate_deadline.as_ref().map(Spanned::span),
-            ),
-        ] {
+        for (key, present) in call_policy_keys(step) {
             if let Some(span) = present {
                 self.error(
                     span,
@@ -1814,6 +1780,28 @@ impl Checker {
 }
 
 /// Depth-first search for a cycle through `start`; returns the cycle's endpoints.
+/// The keys of a step that only a single call takes, with where they are written.
+fn call_policy_keys(step: &RawStep) -> [(&'static str, Option<Range<usize>>); 7] {
+    [
+        ("timeout", step.timeout.as_ref().map(Spanned::span)),
+        (
+            "connect_timeout",
+            step.connect_timeout.as_ref().map(Spanned::span),
+        ),
+        ("breaker", step.breaker.as_ref().map(Spanned::span)),
+        (
+            "retry",
+            step.retry.as_ref().map(|retry| retry.attempts.span()),
+        ),
+        ("bulkhead", step.bulkhead.as_ref().map(Spanned::span)),
+        ("order", step.order.as_ref().map(Spanned::span)),
+        (
+            "propagate_deadline",
+            step.propagate_deadline.as_ref().map(Spanned::span),
+        ),
+    ]
+}
+
 fn find_cycle(
     scenario: &Scenario,
     node: EndpointRef,
