@@ -282,13 +282,7 @@ fn sweep(args: SweepArgs) -> ExitCode {
             replications: spec.replications,
         };
         let page = render::sweep::sweep_page(&result, &info);
-        let svgs = page
-            .charts
-            .into_iter()
-            .map(|chart| (chart.file_name, chart.svg.into_bytes()))
-            .collect();
-        let written = write_pictures(args.html.as_deref(), &page.html, args.svg.as_deref(), svgs);
-        if let Err(message) = written {
+        if let Err(message) = write_pictures(args.html.as_deref(), args.svg.as_deref(), page) {
             return output_error(&message);
         }
     }
@@ -459,13 +453,7 @@ fn run(args: RunArgs) -> ExitCode {
     }
     if args.html.is_some() || args.svg.is_some() {
         let page = render::html::run_page(&report, &experiment);
-        let svgs = page
-            .charts
-            .into_iter()
-            .map(|chart| (chart.file_name, chart.svg.into_bytes()))
-            .collect();
-        let written = write_pictures(args.html.as_deref(), &page.html, args.svg.as_deref(), svgs);
-        if let Err(message) = written {
+        if let Err(message) = write_pictures(args.html.as_deref(), args.svg.as_deref(), page) {
             return output_error(&message);
         }
     }
@@ -526,19 +514,19 @@ fn picture_error(error: PictureError) -> ExitCode {
 /// Writes the HTML page (atomically) and the SVG files (all or none).
 fn write_pictures(
     html: Option<&str>,
-    page: &str,
     svg: Option<&str>,
-    charts: Vec<(String, Vec<u8>)>,
+    page: render::html::Page,
 ) -> Result<(), String> {
     if let Some(dir) = svg {
-        let files = charts
+        let files = page
+            .charts
             .into_iter()
-            .map(|(name, bytes)| (Path::new(dir).join(name), bytes))
+            .map(|chart| (Path::new(dir).join(chart.file_name), chart.svg.into_bytes()))
             .collect();
         output::write_together(files).map_err(|e| format!("cannot write the SVG files: {e}"))?;
     }
     if let Some(path) = html {
-        output::write_atomically(Path::new(path), page.as_bytes())
+        output::write_atomically(Path::new(path), page.html.as_bytes())
             .map_err(|e| format!("{path}: cannot write the HTML report: {e}"))?;
     }
     Ok(())

@@ -186,14 +186,10 @@ impl Svg {
         if points.len() < 2 {
             return;
         }
-        let coordinates: Vec<String> = points
-            .iter()
-            .map(|&(x, y)| format!("{},{}", num(x), num(y)))
-            .collect();
         let _ = writeln!(
             self.body,
             r#"<polyline points="{}" {}/>"#,
-            coordinates.join(" "),
+            points_attribute(points),
             stroke.attributes()
         );
     }
@@ -203,14 +199,10 @@ impl Svg {
         if points.len() < 3 {
             return;
         }
-        let coordinates: Vec<String> = points
-            .iter()
-            .map(|&(x, y)| format!("{},{}", num(x), num(y)))
-            .collect();
         let _ = writeln!(
             self.body,
             r#"<polygon points="{}" fill="{fill}" {extra}/>"#,
-            coordinates.join(" "),
+            points_attribute(points),
         );
     }
 
@@ -288,6 +280,15 @@ fn pattern_definition(id: &str, kind: &str, colour: &str) -> String {
         r#"<pattern id="{id}" width="8" height="8" patternUnits="userSpaceOnUse"><rect width="8" height="8" fill="{PATTERN_GROUND}"/>{strokes}</pattern>
 "#
     )
+}
+
+/// `x,y x,y ...`, the value of a `points` attribute.
+fn points_attribute(points: &[(f64, f64)]) -> String {
+    points
+        .iter()
+        .map(|&(x, y)| format!("{},{}", num(x), num(y)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

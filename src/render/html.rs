@@ -14,7 +14,7 @@ use crate::chart::svg::escape;
 use crate::scenario::Experiment;
 
 /// The page and the charts it shows (the same SVG text, for `--svg DIR`).
-pub struct RunPage {
+pub struct Page {
     pub html: String,
     pub charts: Vec<NamedChart>,
 }
@@ -33,7 +33,7 @@ td.message{text-align:left;font-family:monospace;white-space:pre-wrap}
 
 /// Builds the page of a run report; `experiment` supplies what the report does not
 /// carry (fault windows, worker limits, descriptions).
-pub fn run_page(report: &Report, experiment: &Experiment) -> RunPage {
+pub fn run_page(report: &Report, experiment: &Experiment) -> Page {
     let mut body = String::new();
     let mut charts = Vec::new();
     let mut number = 0;
@@ -114,7 +114,7 @@ pub fn run_page(report: &Report, experiment: &Experiment) -> RunPage {
         "<p class=\"meta\">Made by cascade {}. The same file and seed give the same page.</p>",
         env!("CARGO_PKG_VERSION")
     );
-    RunPage {
+    Page {
         html: page(&format!("cascade: {}", report.scenario), &body),
         charts,
     }

@@ -9,7 +9,7 @@ use crate::chart::svg::{escape, num, Anchor, Fill, Stroke};
 use crate::sweep::{higher_is_better, ranked, Dimension, Row, SweepResult, METRICS};
 
 use super::charts::{slug, NamedChart, VARIANT_STROKES};
-use super::html::{figure, page};
+use super::html::{figure, page, Page};
 
 /// Cells in a heatmap above which values are no longer printed in them.
 const HEATMAP_CELL_TEXT_MIN_WIDTH: f64 = 34.0;
@@ -45,11 +45,6 @@ pub fn check_drawable(dimensions: &[Dimension], option: &str) -> Result<(), Stri
     ))
 }
 
-pub struct SweepPage {
-    pub html: String,
-    pub charts: Vec<NamedChart>,
-}
-
 /// What the page says about the sweep besides its rows.
 pub struct SweepInfo<'a> {
     pub scenario: &'a str,
@@ -58,7 +53,7 @@ pub struct SweepInfo<'a> {
     pub replications: u32,
 }
 
-pub fn sweep_page(result: &SweepResult, info: &SweepInfo) -> SweepPage {
+pub fn sweep_page(result: &SweepResult, info: &SweepInfo) -> Page {
     let mut body = String::new();
     let mut charts = Vec::new();
     let metric = METRICS[info.objective];
@@ -121,7 +116,7 @@ pub fn sweep_page(result: &SweepResult, info: &SweepInfo) -> SweepPage {
         "<p class=\"meta\">Made by cascade {}. The same file, values and seed give the same page.</p>",
         env!("CARGO_PKG_VERSION")
     );
-    SweepPage {
+    Page {
         html: page(&format!("cascade sweep: {}", info.scenario), &body),
         charts,
     }
