@@ -47,6 +47,16 @@ impl CallFailure {
     }
 }
 
+/// What a fallback answers for a failure whose status, passed on, would be `failed`;
+/// `None` for carrying on degraded.
+pub(super) fn fallback_answer(fallback: Fallback, failed: u16) -> Option<Answer> {
+    match fallback {
+        Fallback::Degraded => None,
+        Fallback::Fail { status } => Some(Answer::error(status)),
+        Fallback::Propagate => Some(Answer::error(failed)),
+    }
+}
+
 impl<'a> Simulation<'a> {
     pub(super) fn start_call(&mut self, key: JobKey, call: &Call) {
         let now = self.now();
@@ -377,24 +387,25 @@ impl<'a> Simulation<'a> {
             fallback: call.fallback,
         };
         self.hop(key, fallback);
+        let answer = fallback_answer(call.fallback, failure.propagated_status());
         if self.jobs[key].branch.is_some() {
-            let answer = match call.fallback {
-                Fallback::Degraded => Answer::ok(true),
-                Fallback::Fail { status } => Answer::error(status),
-                Fallback::Propagate => Answer::error(failure.propagated_status()),
-            };
-            self.finish_branch(key, answer, None);
-            return;
+            self.finish_branch(key, answer.unwrap_or(Answer::ok(true)), None);
+        } else {
+            self.fall_back(key, answer);
         }
-        match call.fallback {
-            Fallback::Degraded => {
+    }
+
+    /// A handler whose call (or fan-out) failed answers `answer`, or with none
+    /// carries on degraded.
+    pub(super) fn fall_back(&mut self, key: JobKey, answer: Option<Answer>) {
+        match answer {
+            Some(answer) => self.finish(key, answer),
+            None => {
                 let job = &mut self.jobs[key];
                 job.degraded = true;
                 job.step += 1;
                 self.advance(key);
             }
-            Fallback::Fail { status } => self.finish(key, Answer::error(status)),
-            Fallback::Propagate => self.finish(key, Answer::error(failure.propagated_status())),
         }
     }
 

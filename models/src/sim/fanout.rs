@@ -6,7 +6,7 @@
 //! job that fanned out holds one and waits, as a thread joining futures does.
 
 use super::{Answer, HopKind, Immediate, Job, JobKey, Parent, Simulation};
-use crate::spec::{Fallback, FanOut, ServiceId};
+use crate::spec::{FanOut, ServiceId};
 
 /// What a job waiting on a fan-out has heard so far.
 #[derive(Clone, Copy, Debug)]
@@ -101,16 +101,7 @@ impl Simulation<'_> {
                 fallback: group.fallback,
             };
             self.hop(key, fallback);
-            let job = &mut self.jobs[key];
-            match group.fallback {
-                Fallback::Degraded => {
-                    job.degraded = true;
-                    job.step += 1;
-                    self.advance(key);
-                }
-                Fallback::Fail { status } => self.finish(key, Answer::error(status)),
-                Fallback::Propagate => self.finish(key, Answer::error(status)),
-            }
+            self.fall_back(key, super::calls::fallback_answer(group.fallback, status));
         }
         true
     }
