@@ -22,19 +22,17 @@
 //! timer fields. The next event is the least (time, sequence) among the heaps' tops
 //! and the lanes' fronts, which keeps the order exactly the same as one heap's.
 //!
-//! Plain events are split by how far ahead they are scheduled: a step of work (a few
-//! milliseconds) goes to the *near* heap, a user's think time, a hang or a window's
-//! end (seconds) to the *far* one. The many far events (one per waiting user) then
-//! no longer deepen every pop of the few near ones. Which heap an event is in
-//! changes only the work, never the order (the least top wins).
-//!
-//! The heaps are 4-ary: half the depth of a binary heap, and four siblings share a
-//! cache line or two, so a pop touches about half as many lines. A pop walks the hole
-//! from the root down to a leaf along the least children, then sifts the former last
-//! entry up from there (Floyd's method): the last entry almost always belongs near
-//! the bottom, so this saves a comparison per level.
+//! Plain events go to a calendar of time slots (see [`calendar`]): adding one is
+//! O(1), and taking them out costs a sort of one small slot at a time, however
+//! many are pending, such as one think time for each of ten thousand users.
 
 use std::collections::VecDeque;
+
+mod calendar;
+mod heap;
+
+use calendar::Calendar;
+use heap::{Heap, Keyed};
 
 use crate::time::SimTime;
 
@@ -59,12 +57,6 @@ struct TimerEntry<E> {
     timer: TimerId,
 }
 
-trait Keyed: Copy {
-    /// (time, seq) as one number: one wide comparison, without branches, orders
-    /// entries exactly as the pair does.
-    fn key(&self) -> u128;
-}
-
 impl<E: Copy> Keyed for Entry<E> {
     #[inline(always)]
     fn key(&self) -> u128 {
@@ -79,117 +71,9 @@ impl<E: Copy> Keyed for TimerEntry<E> {
     }
 }
 
-const ARITY: usize = 4;
-
-/// A min-heap on (time, seq). Keys are unique (seq is), so the pop order is fully
-/// determined by the keys, never by the heap's shape.
-struct Heap<T> {
-    items: Vec<T>,
-}
-
-impl<T: Keyed> Heap<T> {
-    fn new() -> Self {
-        Heap { items: Vec::new() }
-    }
-
-    fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    #[inline]
-    fn peek(&self) -> Option<&T> {
-        self.items.first()
-    }
-
-    #[inline]
-    fn push(&mut self, item: T) {
-        let hole = self.items.len();
-        self.items.push(item);
-        self.sift_up(hole, item);
-    }
-
-    /// Moves the hole at `hole` up past every parent above `item`, and fills it.
-    #[inline(always)]
-    fn sift_up(&mut self, mut hole: usize, item: T) {
-        let key = item.key();
-        while hole > 0 {
-            let parent = (hole - 1) / ARITY;
-            let above = self.items[parent];
-            if above.key() < key {
-                break;
-            }
-            self.items[hole] = above;
-            hole = parent;
-        }
-        self.items[hole] = item;
-    }
-
-    #[inline]
-    fn pop(&mut self) -> Option<T> {
-        let last = self.items.pop()?;
-        let Some(&top) = self.items.first() else {
-            return Some(last);
-        };
-        let len = self.items.len();
-        let mut hole = 0;
-        loop {
-            let first = hole * ARITY + 1;
-            let least = if first + ARITY <= len {
-                first + least_of_four(&self.items[first..first + ARITY])
-            } else if first < len {
-                first + least_of(&self.items[first..len])
-            } else {
-                break;
-            };
-            self.items[hole] = self.items[least];
-            hole = least;
-        }
-        self.sift_up(hole, last);
-        Some(top)
-    }
-}
-
-/// The least of a full set of siblings, as a tournament of pairs: the two first-round
-/// comparisons are independent, and fixed indices need one bounds check, not four.
-#[inline(always)]
-fn least_of_four<T: Keyed>(children: &[T]) -> usize {
-    let children = &children[..ARITY];
-    let (a, b, c, d) = (
-        children[0].key(),
-        children[1].key(),
-        children[2].key(),
-        children[3].key(),
-    );
-    let (left, left_key) = if b < a { (1, b) } else { (0, a) };
-    let (right, right_key) = if d < c { (3, d) } else { (2, c) };
-    if right_key < left_key {
-        right
-    } else {
-        left
-    }
-}
-
-/// The least of the last, incomplete set of siblings.
-#[inline(always)]
-fn least_of<T: Keyed>(children: &[T]) -> usize {
-    let mut least = (0, children[0].key());
-    for (offset, child) in children.iter().enumerate().skip(1) {
-        if child.key() < least.1 {
-            least = (offset, child.key());
-        }
-    }
-    least.0
-}
-
-/// Delays below this (2^26 ns, about 67 ms) count as near. Any constant keeps the
-/// order; this one sits between the milliseconds of work and the seconds of think
-/// times and timeouts in the scenarios people write.
-const NEAR_DELAY_NS: u64 = 1 << 26;
-
 #[derive(Clone, Copy)]
 enum Source {
-    Near,
-    Far,
+    Calendar,
     TimerHeap,
     Now,
     Lane(usize),
@@ -206,8 +90,7 @@ struct Lane<E> {
 /// The queue holds `Copy` events (small payloads of ids, by design), which lets the
 /// heap move entries into a hole instead of swapping them at every level.
 pub struct EventQueue<E: Copy> {
-    near: Heap<Entry<E>>,
-    far: Heap<Entry<E>>,
+    calendar: Calendar<Entry<E>>,
     timer_heap: Heap<TimerEntry<E>>,
     /// Events scheduled for the instant they were scheduled at.
     now_lane: VecDeque<Entry<E>>,
@@ -237,8 +120,7 @@ impl<E: Copy> Default for EventQueue<E> {
 impl<E: Copy> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
-            near: Heap::new(),
-            far: Heap::new(),
+            calendar: Calendar::new(),
             timer_heap: Heap::new(),
             now_lane: VecDeque::new(),
             lanes: Vec::new(),
@@ -265,8 +147,7 @@ impl<E: Copy> EventQueue<E> {
 
     /// Entries waiting, including cancelled ones not yet discarded.
     pub fn pending(&self) -> usize {
-        self.near.len()
-            + self.far.len()
+        self.calendar.len()
             + self.timer_heap.len()
             + self.now_lane.len()
             + self
@@ -283,10 +164,8 @@ impl<E: Copy> EventQueue<E> {
             // Work for this very instant (a request handed to the next service) is
             // ordered by arrival alone, never through the heap.
             self.now_lane.push_back(entry);
-        } else if time.0 - self.now.0 < NEAR_DELAY_NS {
-            self.near.push(entry);
         } else {
-            self.far.push(entry);
+            self.calendar.push(entry);
         }
     }
 
@@ -345,11 +224,7 @@ impl<E: Copy> EventQueue<E> {
         for lane in &mut self.lanes {
             lane.entries.retain(live);
         }
-        let mut entries = std::mem::replace(&mut self.timer_heap, Heap::new()).items;
-        entries.retain(live);
-        for entry in entries {
-            self.timer_heap.push(entry);
-        }
+        self.timer_heap.retain(live);
         self.dead = 0;
     }
 
@@ -357,15 +232,12 @@ impl<E: Copy> EventQueue<E> {
     pub fn pop_until(&mut self, horizon: SimTime) -> Option<(SimTime, E)> {
         loop {
             // The least (time, seq) of the heaps' tops and the lanes' fronts.
-            let mut best = self.near.peek().map(|top| (top.key(), Source::Near));
+            let mut best = self.calendar.peek_key().map(|key| (key, Source::Calendar));
             let mut consider = |key: u128, source: Source| {
                 if best.is_none_or(|(least, _)| key < least) {
                     best = Some((key, source));
                 }
             };
-            if let Some(top) = self.far.peek() {
-                consider(top.key(), Source::Far);
-            }
             if let Some(top) = self.timer_heap.peek() {
                 consider(top.key(), Source::TimerHeap);
             }
@@ -388,8 +260,7 @@ impl<E: Copy> EventQueue<E> {
                 return None;
             }
             let entry = match source {
-                Source::Near => self.near.pop(),
-                Source::Far => self.far.pop(),
+                Source::Calendar => self.calendar.pop(),
                 Source::Now => self.now_lane.pop_front(),
                 Source::TimerHeap | Source::Lane(_) => {
                     let timed = match source {
@@ -482,12 +353,13 @@ mod tests {
         Pop,
     }
 
-    /// Mostly short delays, so that times collide, and some around the near/far
-    /// boundary, so that both heaps take part.
+    /// Mostly short delays, so that times collide, and some far longer ones, so
+    /// that events go to the calendar's ring and beyond it.
     fn delay() -> impl Strategy<Value = u64> {
         prop_oneof![
             3 => 0u64..50,
-            1 => (NEAR_DELAY_NS - 20)..(NEAR_DELAY_NS + 20),
+            1 => 0u64..(1 << 24),
+            1 => 0u64..(1 << 40),
         ]
     }
 
