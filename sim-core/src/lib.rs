@@ -5,6 +5,7 @@
 //! requests, files or TOML.
 
 pub mod dist;
+pub mod fifo;
 pub mod hold;
 pub mod queue;
 pub mod rng;
@@ -12,6 +13,7 @@ pub mod stats;
 pub mod time;
 
 pub use dist::Distribution;
+pub use fifo::Fifo;
 pub use queue::{EventQueue, TimerId};
 pub use rng::RngStream;
 pub use stats::{LatencyHistogram, TimeWindows, WindowTotals};

@@ -26,14 +26,13 @@
 //! O(1), and taking them out costs a sort of one small slot at a time, however
 //! many are pending, such as one think time for each of ten thousand users.
 
-use std::collections::VecDeque;
-
 mod calendar;
 mod heap;
 
 use calendar::Calendar;
 use heap::{Heap, Keyed};
 
+use crate::fifo::Fifo;
 use crate::time::SimTime;
 
 /// Handle to a cancellable event. Cancelling a handle whose event already fired, or
@@ -84,7 +83,7 @@ const LANES_MAX: usize = 16;
 
 struct Lane<E> {
     delay: u64,
-    entries: VecDeque<TimerEntry<E>>,
+    entries: Fifo<TimerEntry<E>>,
 }
 
 /// The queue holds `Copy` events (small payloads of ids, by design), which lets the
@@ -93,7 +92,7 @@ pub struct EventQueue<E: Copy> {
     calendar: Calendar<Entry<E>>,
     timer_heap: Heap<TimerEntry<E>>,
     /// Events scheduled for the instant they were scheduled at.
-    now_lane: VecDeque<Entry<E>>,
+    now_lane: Fifo<Entry<E>>,
     lanes: Vec<Lane<E>>,
     next_seq: u64,
     now: SimTime,
@@ -122,7 +121,7 @@ impl<E: Copy> EventQueue<E> {
         EventQueue {
             calendar: Calendar::new(),
             timer_heap: Heap::new(),
-            now_lane: VecDeque::new(),
+            now_lane: Fifo::new(),
             lanes: Vec::new(),
             next_seq: 0,
             now: SimTime::ZERO,
@@ -193,7 +192,11 @@ impl<E: Copy> EventQueue<E> {
             Some(lane) => self.lanes[lane].entries.push_back(entry),
             None if self.lanes.len() < LANES_MAX => self.lanes.push(Lane {
                 delay,
-                entries: VecDeque::from([entry]),
+                entries: {
+                    let mut entries = Fifo::new();
+                    entries.push_back(entry);
+                    entries
+                },
             }),
             None => self.timer_heap.push(entry),
         }

@@ -21,9 +21,7 @@ mod summary;
 mod timeline;
 mod users;
 
-use std::collections::VecDeque;
-
-use sim_core::{EventQueue, LatencyHistogram, RngStream, SimDuration, SimTime, TimerId};
+use sim_core::{EventQueue, Fifo, LatencyHistogram, RngStream, SimDuration, SimTime, TimerId};
 use slotmap::{new_key_type, SlotMap};
 
 use crate::breaker::{Breaker, Ticket};
@@ -400,7 +398,7 @@ pub struct Simulation<'a> {
     scenario: &'a Scenario,
     horizon: SimTime,
     queue: EventQueue<Event>,
-    agenda: VecDeque<Immediate>,
+    agenda: Fifo<Immediate>,
     jobs: SlotMap<JobKey, Job>,
     users: Vec<User>,
     open: Option<OpenSource>,
@@ -422,6 +420,9 @@ pub struct Simulation<'a> {
     budgets: Vec<Vec<Vec<Vec<Option<Budget>>>>>,
     /// Whether any call has a budget: most scenarios have none, and every call asks.
     any_budget: bool,
+    /// Whether any call propagates its deadline: most scenarios have none, and every
+    /// step of every job asks.
+    any_deadline: bool,
     stats: UserStats,
     /// Which task each request runs, when the load has several.
     task_rng: RngStream,
@@ -541,7 +542,7 @@ impl<'a> Simulation<'a> {
             scenario,
             horizon,
             queue,
-            agenda: VecDeque::new(),
+            agenda: Fifo::new(),
             jobs: SlotMap::with_key(),
             users,
             open,
@@ -573,6 +574,14 @@ impl<'a> Simulation<'a> {
                 .flatten()
                 .any(Option::is_some),
             budgets,
+            any_deadline: scenario.services.iter().any(|service| {
+                service.endpoints.iter().any(|endpoint| {
+                    endpoint
+                        .steps
+                        .iter()
+                        .any(|step| step.calls().iter().any(|call| call.propagate_deadline))
+                })
+            }),
             stats: UserStats::default(),
             task_rng: RngStream::new(seed, "load/tasks"),
             task_stats: (scenario.load.tasks.len() > 1).then(|| {

@@ -274,6 +274,9 @@ impl Simulation<'_> {
     /// its worker goes to the next in line. Returns whether it was.
     #[inline]
     fn past_deadline(&mut self, key: JobKey) -> bool {
+        if !self.any_deadline {
+            return false;
+        }
         match self.jobs[key].deadline {
             Some(deadline) if self.now() >= deadline => {
                 self.drop_past_deadline(key);
