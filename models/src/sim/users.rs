@@ -25,6 +25,9 @@ pub(super) struct Outstanding {
 
 pub(super) struct User {
     wait_rng: RngStream,
+    /// The think time after the request in flight, drawn when it was issued (see
+    /// `user_issue`).
+    next_think: SimDuration,
     seq: u32,
     outstanding: Option<Outstanding>,
     /// Locust's constant_pacing state: when the last wait was chosen, and how long.
@@ -141,6 +144,7 @@ pub(super) fn spawn(
                     }
                     User {
                         wait_rng: RngStream::new(scenario.seed, &format!("user/{user}/wait")),
+                        next_think: SimDuration::ZERO,
                         seq: 0,
                         outstanding: None,
                         paced_at: at,
@@ -203,6 +207,18 @@ impl Simulation<'_> {
         let state = &mut self.users[user as usize];
         state.seq += 1;
         let seq = state.seq;
+        // Drawn now, while the user's state is being fetched anyway: with thousands
+        // of users it is out of the cache by the time the answer comes, and the
+        // draw at the answer cost a second trip to memory. The stream serves think
+        // times alone and each request is followed by at most one, so the k-th
+        // think time is the same number either way.
+        if let LoadModel::Closed {
+            wait: Think::Sample(distribution),
+            ..
+        } = &self.scenario.load.model
+        {
+            state.next_think = distribution.sample(&mut state.wait_rng);
+        }
         let timer = self.scenario.load.timeout.map(|timeout| {
             self.queue
                 .schedule_cancellable(now + timeout, Event::UserTimeout { user, seq })
@@ -413,7 +429,7 @@ impl Simulation<'_> {
         {
             let state = &mut self.users[user as usize];
             let think = match wait {
-                Think::Sample(distribution) => distribution.sample(&mut state.wait_rng),
+                Think::Sample(_) => state.next_think,
                 Think::Pacing(pace) => {
                     // Locust: run_time = now - last_run - last_wait; wait = max(0, pace - run_time).
                     let run_time = now
