@@ -1293,8 +1293,8 @@ mod tests {
     // Moments on 10^6 draws. Standard errors for a normal sample: mean 1/sqrt(n) =
     // 0.001, variance sqrt(2/n) = 0.0014, skewness sqrt(6/n) = 0.0024, kurtosis
     // sqrt(24/n) = 0.0049. Each tolerance is five of those, so a correct sampler
-    // fails with probability below 1e-6; a slab or wedge mistake that moves a
-    // fraction of a percent of the mass past |z| = 2 shifts the kurtosis by more.
+    // fails with probability below 1e-6, while a wedge test that always accepts or
+    // never accepts, or a sign taken from a layer bit, fails them (tried).
     #[test]
     fn normal_moments() {
         let xs = draws(1_000_000, "normal-moments", standard_normal);
@@ -1383,7 +1383,8 @@ mod tests {
         assert_eq!(normals, GOLDEN_NORMALS);
         assert_eq!(exponentials, GOLDEN_EXPONENTIALS);
         // The first draws nearly all take the fast path; a checksum over many pins
-        // the wedges and tails too (about 3,000 and 4,400 wedge tests and 50 and 90 tail draws).
+        // the wedges and tails too (about 3,000 and 4,400 wedge tests, 50 and 90
+        // tail draws).
         let checksum = (0..200_000).fold(0u64, |sum, _| {
             let z = standard_normal(&mut rng).to_bits();
             let e = standard_exponential(&mut rng).to_bits();
