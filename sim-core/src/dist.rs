@@ -1,11 +1,14 @@
 //! Duration distributions, with samplers we own.
 //!
-//! The samplers use `libm` rather than the platform's maths library so that `ln`,
-//! `exp` and `cos` give the same bits everywhere, and snapshots do not drift between
-//! machines.
+//! The normal and the exponential come from our own ziggurat (`crate::ziggurat`),
+//! which draws one `u64` in the common case and needs no transcendental function
+//! there; the lognormal is `exp` of a normal. All maths is `libm`'s rather than the
+//! platform's, so `exp` and `log` give the same bits everywhere and snapshots do not
+//! drift between machines.
 
 use crate::rng::RngStream;
 use crate::time::SimDuration;
+use crate::ziggurat::{standard_exponential, standard_normal};
 
 /// z such that P(Z <= z) = 0.99 for a standard normal Z.
 const Z_99: f64 = 2.326_347_874_040_841;
@@ -85,6 +88,13 @@ impl Distribution {
         })
     }
 
+    /// One draw from `rng`. The exponential is the mean times a ziggurat draw; the
+    /// normal is resampled until it is non-negative; the lognormal is
+    /// `exp(mu + sigma z)` for a ziggurat normal `z`.
+    ///
+    /// How many numbers a draw takes from `rng` depends on the values drawn (a
+    /// ziggurat rejection, a negative normal), so a stream must serve one
+    /// component only: mixing two on one stream would let one shift the other.
     pub fn sample(&self, rng: &mut RngStream) -> SimDuration {
         match *self {
             Distribution::Constant(value) => value,
@@ -96,8 +106,7 @@ impl Distribution {
                 SimDuration(low.as_nanos() + rng.below(span))
             }
             Distribution::Exponential { mean_secs, .. } => {
-                let u = rng.next_f64_nonzero();
-                SimDuration::from_secs_f64(-mean_secs * libm::log(u))
+                SimDuration::from_secs_f64(mean_secs * standard_exponential(rng))
             }
             Distribution::Normal { mean, std_dev } => {
                 let (m, s) = (mean.as_secs_f64(), std_dev.as_secs_f64());
@@ -127,14 +136,6 @@ impl Distribution {
             Distribution::LogNormal { mu, sigma, .. } => libm::exp(mu + sigma * sigma / 2.0),
         }
     }
-}
-
-/// Box-Muller, keeping one of the pair: simple, and one draw costs exactly two
-/// uniforms, so the stream position never depends on earlier values.
-fn standard_normal(rng: &mut RngStream) -> f64 {
-    let u1 = rng.next_f64_nonzero();
-    let u2 = rng.next_f64();
-    libm::sqrt(-2.0 * libm::log(u1)) * libm::cos(std::f64::consts::TAU * u2)
 }
 
 #[cfg(test)]

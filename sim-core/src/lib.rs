@@ -11,6 +11,7 @@ pub mod queue;
 pub mod rng;
 pub mod stats;
 pub mod time;
+mod ziggurat;
 
 pub use dist::Distribution;
 pub use fifo::Fifo;
