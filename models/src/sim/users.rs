@@ -23,16 +23,27 @@ pub(super) struct Outstanding {
     timer: Option<TimerId>,
 }
 
+/// Think times drawn at a time: a user's random stream is several cache lines that
+/// are cold whenever it draws (thousands of users take turns), so it draws this
+/// many while it is fetched and the user's own line holds them.
+const THINKS_AHEAD: usize = 4;
+
+/// Laid out with the fields every request touches first, next to each other, and
+/// the random stream (most of the struct's size) last.
+#[repr(C)]
 pub(super) struct User {
-    wait_rng: RngStream,
-    /// The think time after the request in flight, drawn when it was issued (see
-    /// `user_issue`).
-    next_think: SimDuration,
     seq: u32,
+    /// How many of `thinks` are used; all of them at the start.
+    thinks_used: u32,
     outstanding: Option<Outstanding>,
+    /// The think time after the request in flight, taken when it was issued.
+    next_think: SimDuration,
+    /// The next think times of the user's stream, in the order it drew them.
+    thinks: [SimDuration; THINKS_AHEAD],
     /// Locust's constant_pacing state: when the last wait was chosen, and how long.
     paced_at: SimTime,
     paced_wait: SimDuration,
+    wait_rng: RngStream,
 }
 
 impl User {
@@ -145,6 +156,8 @@ pub(super) fn spawn(
                     User {
                         wait_rng: RngStream::new(scenario.seed, &format!("user/{user}/wait")),
                         next_think: SimDuration::ZERO,
+                        thinks: [SimDuration::ZERO; THINKS_AHEAD],
+                        thinks_used: THINKS_AHEAD as u32,
                         seq: 0,
                         outstanding: None,
                         paced_at: at,
@@ -207,17 +220,23 @@ impl Simulation<'_> {
         let state = &mut self.users[user as usize];
         state.seq += 1;
         let seq = state.seq;
-        // Drawn now, while the user's state is being fetched anyway: with thousands
-        // of users it is out of the cache by the time the answer comes, and the
-        // draw at the answer cost a second trip to memory. The stream serves think
-        // times alone and each request is followed by at most one, so the k-th
-        // think time is the same number either way.
+        // Taken now, while the user's state is being fetched anyway, from think
+        // times drawn a few requests ahead (see THINKS_AHEAD). The stream serves
+        // think times alone and each request is followed by at most one, so the
+        // k-th think time is the same number as if drawn at the answer.
         if let LoadModel::Closed {
             wait: Think::Sample(distribution),
             ..
         } = &self.scenario.load.model
         {
-            state.next_think = distribution.sample(&mut state.wait_rng);
+            if state.thinks_used as usize == THINKS_AHEAD {
+                for think in &mut state.thinks {
+                    *think = distribution.sample(&mut state.wait_rng);
+                }
+                state.thinks_used = 0;
+            }
+            state.next_think = state.thinks[state.thinks_used as usize];
+            state.thinks_used += 1;
         }
         let timer = self.scenario.load.timeout.map(|timeout| {
             self.queue
