@@ -12,9 +12,10 @@
 //!
 //! Keys are unique and every structure orders by key alone, so the slot width
 //! changes only the work, never the order. The width adapts: the calendar counts
-//! the events per slot it works through, and halves or doubles the slots (moving
-//! every event once) when they hold too many to sort cheaply or too few to be
-//! worth visiting.
+//! the events per slot it works through and, when they hold too many to sort
+//! cheaply or too few to be worth visiting, narrows or widens the slots by the
+//! power of two that brings them back, filing every event anew (no more often
+//! than the events handled in between pay for).
 
 use super::heap::{Heap, Keyed};
 
@@ -35,6 +36,9 @@ const START_SHIFT: u32 = 20;
 const EVENTS_PER_SLOT: u64 = 32;
 const BUSY_SLOT: u64 = 4 * EVENTS_PER_SLOT;
 const IDLE_SLOT: u64 = EVENTS_PER_SLOT / 4;
+/// A refiling moves at most this many pending events per event handled since the
+/// last one.
+const REFILE_SHARE: u64 = 4;
 /// How many slots to visit between decisions on the width.
 const VISITS_PER_DECISION: u64 = 64;
 
@@ -55,6 +59,11 @@ pub(super) struct Calendar<T> {
     beyond: Heap<T>,
     visits: u64,
     visited_events: u64,
+    /// Events taken through visited slots since the last refiling: a refiling moves
+    /// every pending event, so it waits until that is paid for (see `adapt_width`).
+    events_since_refile: u64,
+    /// Events moved by refilings, in all (for tests of the bound above).
+    refiled: u64,
 }
 
 #[inline(always)]
@@ -75,6 +84,8 @@ impl<T: Keyed> Calendar<T> {
             beyond: Heap::new(),
             visits: 0,
             visited_events: 0,
+            events_since_refile: 0,
+            refiled: 0,
         }
     }
 
@@ -160,6 +171,7 @@ impl<T: Keyed> Calendar<T> {
             .sort_unstable_by_key(|item| std::cmp::Reverse(item.key()));
         self.visits += 1;
         self.visited_events += self.current.len() as u64;
+        self.events_since_refile += self.current.len() as u64;
         // A calendar far too coarse for its events decides at once.
         if self.visits == VISITS_PER_DECISION
             || self.visited_events > VISITS_PER_DECISION * BUSY_SLOT
@@ -219,7 +231,13 @@ impl<T: Keyed> Calendar<T> {
         } else {
             return;
         };
-        if shift != self.shift {
+        // Events whose density swings back and forth could otherwise have every
+        // pending event moved again and again; this way the moving costs at most
+        // REFILE_SHARE times the events the calendar handled, whatever they do.
+        let pending = self.len() as u64;
+        if shift != self.shift && pending <= REFILE_SHARE * self.events_since_refile {
+            self.events_since_refile = 0;
+            self.refiled += pending;
             self.refile(shift);
         }
     }
@@ -246,6 +264,10 @@ impl<T: Keyed> Calendar<T> {
         }
         // A wider ring reaches further: far events may now belong in it.
         self.pull_within_reach();
+        // The events just filed into the late heap are not a slot's worth of new
+        // ones: counting them would make the next decision at once, on them.
+        self.visits = 0;
+        self.visited_events = 0;
     }
 }
 
@@ -256,6 +278,13 @@ mod tests {
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     struct Item(u128);
+
+    impl Calendar<Item> {
+        fn pop_next(&mut self) -> Option<u128> {
+            self.peek_key()?;
+            self.pop().map(|item| item.0)
+        }
+    }
 
     impl Keyed for Item {
         fn key(&self) -> u128 {
@@ -329,6 +358,42 @@ mod tests {
         ) {
             run_against_reference(&initial, &steps)?;
         }
+    }
+
+    /// Events whose density swings between dense and sparse, each phase long
+    /// enough for the width to follow it, get no more refiling than the events
+    /// handled pay for.
+    #[test]
+    fn refiling_stays_within_its_share_of_the_work() {
+        let mut rng = crate::rng::RngStream::new(2, "calendar-swings");
+        let mut calendar = Calendar::new();
+        let mut seq = 0u64;
+        let mut push = |calendar: &mut Calendar<Item>, time: u64| {
+            calendar.push(Item((u128::from(time) << 64) | u128::from(seq)));
+            seq += 1;
+        };
+        let mut start = 1u64 << 20;
+        for _ in 0..20 {
+            // A dense millisecond, then two sparse seconds.
+            for _ in 0..12_800 {
+                push(&mut calendar, start + rng.below(1 << 20));
+            }
+            for gap in 1..=200 {
+                push(&mut calendar, start + gap * 10_000_000);
+            }
+            start += 3_000_000_000;
+        }
+        let mut handled = 0u64;
+        while calendar.pop_next().is_some() {
+            handled += 1;
+        }
+        assert_eq!(handled, 20 * (12_800 + 200));
+        assert!(calendar.refiled > 0, "the width never changed");
+        assert!(
+            calendar.refiled <= REFILE_SHARE * handled,
+            "{} events refiled for {handled} handled",
+            calendar.refiled
+        );
     }
 
     /// Dense events narrow the slots, then sparse ones widen them again, and the
