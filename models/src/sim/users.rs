@@ -33,11 +33,10 @@ const THINKS_AHEAD: usize = 4;
 #[repr(C)]
 pub(super) struct User {
     seq: u32,
-    /// How many of `thinks` are used; all of them at the start.
+    /// How many of `thinks` are taken; all of them at the start. The request in
+    /// flight took the last one taken.
     thinks_used: u32,
     outstanding: Option<Outstanding>,
-    /// The think time after the request in flight, taken when it was issued.
-    next_think: SimDuration,
     /// The next think times of the user's stream, in the order it drew them.
     thinks: [SimDuration; THINKS_AHEAD],
     /// Locust's constant_pacing state: when the last wait was chosen, and how long.
@@ -155,7 +154,6 @@ pub(super) fn spawn(
                     }
                     User {
                         wait_rng: RngStream::new(scenario.seed, &format!("user/{user}/wait")),
-                        next_think: SimDuration::ZERO,
                         thinks: [SimDuration::ZERO; THINKS_AHEAD],
                         thinks_used: THINKS_AHEAD as u32,
                         seq: 0,
@@ -235,7 +233,6 @@ impl Simulation<'_> {
                 }
                 state.thinks_used = 0;
             }
-            state.next_think = state.thinks[state.thinks_used as usize];
             state.thinks_used += 1;
         }
         let timer = self.scenario.load.timeout.map(|timeout| {
@@ -448,7 +445,8 @@ impl Simulation<'_> {
         {
             let state = &mut self.users[user as usize];
             let think = match wait {
-                Think::Sample(_) => state.next_think,
+                // The one its request took when it was issued.
+                Think::Sample(_) => state.thinks[state.thinks_used as usize - 1],
                 Think::Pacing(pace) => {
                     // Locust: run_time = now - last_run - last_wait; wait = max(0, pace - run_time).
                     let run_time = now

@@ -96,7 +96,13 @@ impl<T: Keyed> Calendar<T> {
 
     #[inline]
     pub(super) fn push(&mut self, item: T) {
-        let slot = time_of(&item) >> self.shift;
+        self.place(time_of(&item) >> self.shift, item);
+    }
+
+    /// Files an event of slot `slot` where it belongs: the late heap, the ring, or
+    /// beyond it.
+    #[inline(always)]
+    fn place(&mut self, slot: u64, item: T) {
         if slot <= self.current_slot {
             // Counted with the slot's own events: a calendar whose events mostly
             // land in the current slot has slots that are too wide.
@@ -204,15 +210,11 @@ impl<T: Keyed> Calendar<T> {
     fn pull_within_reach(&mut self) {
         while let Some(first) = self.beyond.peek() {
             let slot = time_of(first) >> self.shift;
-            if slot - self.current_slot > SLOTS {
+            if slot.saturating_sub(self.current_slot) > SLOTS {
                 break;
             }
             let item = self.beyond.pop().expect("peeked");
-            if slot <= self.current_slot {
-                self.late.push(item);
-            } else {
-                self.put_in_ring(slot, item);
-            }
+            self.place(slot, item);
         }
     }
 
