@@ -52,6 +52,13 @@ impl RngStream {
         RngStream { inner }
     }
 
+    /// Reads the whole state without drawing from it, so that the next draw finds
+    /// it in the cache: for callers that fetch the state of many streams at once,
+    /// letting the fetches overlap.
+    pub fn touch(&self) {
+        std::hint::black_box(&self.inner.clone());
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.inner.next_u64()
     }

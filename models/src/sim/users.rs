@@ -46,6 +46,16 @@ pub(super) struct User {
 }
 
 impl User {
+    /// Reads the state the user's next request will touch (see `Simulation::warm`).
+    pub(super) fn touch(&self) {
+        std::hint::black_box(self.seq);
+        if self.thinks_used as usize == THINKS_AHEAD {
+            self.wait_rng.touch();
+        }
+    }
+}
+
+impl User {
     pub(super) fn is_waiting(&self) -> bool {
         self.outstanding.is_some()
     }

@@ -65,6 +65,8 @@ pub(super) struct Calendar<T> {
     events_since_refile: u64,
     /// Events moved by refilings, in all (for tests of the bound above).
     refiled: u64,
+    /// The current slot was sorted since `take_new_slot` last looked.
+    new_slot: bool,
 }
 
 #[inline(always)]
@@ -87,6 +89,7 @@ impl<T: Keyed> Calendar<T> {
             visited_events: 0,
             events_since_refile: 0,
             refiled: 0,
+            new_slot: false,
         }
     }
 
@@ -143,6 +146,16 @@ impl<T: Keyed> Calendar<T> {
         }
     }
 
+    /// The events of the slot just sorted, once: the ones that come next.
+    #[inline]
+    pub(super) fn take_new_slot(&mut self) -> Option<&[T]> {
+        if !self.new_slot {
+            return None;
+        }
+        self.new_slot = false;
+        Some(&self.current)
+    }
+
     /// Takes the event with the least key; call right after `peek_key` found it.
     #[inline]
     pub(super) fn pop(&mut self) -> Option<T> {
@@ -176,6 +189,7 @@ impl<T: Keyed> Calendar<T> {
         self.pull_within_reach();
         self.current
             .sort_unstable_by_key(|item| std::cmp::Reverse(item.key()));
+        self.new_slot = true;
         self.visits += 1;
         self.visited_events += self.current.len() as u64;
         self.events_since_refile += self.current.len() as u64;
