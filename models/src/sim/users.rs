@@ -47,8 +47,15 @@ pub(super) struct User {
 
 impl User {
     /// Reads the state the user's next request will touch (see `Simulation::warm`).
+    /// The fields read lie at most a cache line apart, so every line of the hot
+    /// part is fetched whichever way the struct straddles lines.
     pub(super) fn touch(&self) {
-        std::hint::black_box(self.seq);
+        std::hint::black_box((
+            self.seq,
+            self.outstanding.is_some(),
+            self.thinks[THINKS_AHEAD - 1],
+            self.paced_wait,
+        ));
         if self.thinks_used as usize == THINKS_AHEAD {
             self.wait_rng.touch();
         }
@@ -471,5 +478,36 @@ impl Simulation<'_> {
             };
             self.queue.schedule(now + think, Event::UserIssue { user });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::offset_of;
+
+    use super::*;
+
+    /// `User::touch` fetches every line of the hot fields only if the fields it
+    /// reads are at most a line apart and span them.
+    #[test]
+    fn touched_fields_cover_the_hot_part() {
+        const LINE: usize = 64;
+        let read = [
+            offset_of!(User, seq),
+            offset_of!(User, outstanding),
+            offset_of!(User, thinks) + (THINKS_AHEAD - 1) * std::mem::size_of::<SimDuration>(),
+            offset_of!(User, paced_wait),
+        ];
+        assert!(
+            read.windows(2)
+                .all(|pair| pair[0] < pair[1] && pair[1] - pair[0] <= LINE),
+            "{read:?}"
+        );
+        assert_eq!(read[0], 0);
+        assert_eq!(
+            offset_of!(User, wait_rng),
+            read[3] + std::mem::size_of::<SimDuration>(),
+            "the random stream follows the hot fields"
+        );
     }
 }
