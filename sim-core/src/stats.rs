@@ -9,7 +9,10 @@ use crate::time::{SimDuration, SimTime, NANOS_PER_MICRO};
 /// resolution), plus the exact count, mean and max.
 #[derive(Clone)]
 pub struct LatencyHistogram {
-    histogram: Histogram<u64>,
+    /// 32-bit counts: a run stops at 2*10^9 events (`EVENTS_MAX`), so no bucket of
+    /// one run's histogram can reach 2^32 (and hdrhistogram saturates rather than
+    /// wraps). Half the bytes to clear at every window and to scan for a quantile.
+    histogram: Histogram<u32>,
     count: u64,
     sum_ns: u128,
     min_ns: u64,
