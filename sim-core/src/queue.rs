@@ -105,6 +105,12 @@ pub struct EventQueue<E: Copy> {
     /// Cancelled entries tolerated before a sweep is considered: sweeping a small
     /// queue costs more than the memory it frees.
     dead_min: usize,
+    /// The least key among the timer heap's top and the lanes' first live entries,
+    /// kept between pops so that each pop need not walk every lane. Valid unless
+    /// `timers_stale`: a cancellation or a timer's pop may change it, a new timer
+    /// only lowers it.
+    timers_least: Option<(u128, Source)>,
+    timers_stale: bool,
 }
 
 /// The default of `EventQueue::dead_min`.
@@ -131,6 +137,8 @@ impl<E: Copy> EventQueue<E> {
             free_timer_slots: Vec::new(),
             dead: 0,
             dead_min: DEAD_ENTRIES_MIN,
+            timers_least: None,
+            timers_stale: false,
         }
     }
 
@@ -188,17 +196,32 @@ impl<E: Copy> EventQueue<E> {
             entry: self.entry(time, event),
             timer,
         };
-        match self.lanes.iter().position(|lane| lane.delay == delay) {
-            Some(lane) => self.lanes[lane].entries.push_back(entry),
-            None if self.lanes.len() < LANES_MAX => self.lanes.push(Lane {
-                delay,
-                entries: {
-                    let mut entries = Fifo::new();
-                    entries.push_back(entry);
-                    entries
-                },
-            }),
-            None => self.timer_heap.push(entry),
+        let key = entry.key();
+        let source = match self.lanes.iter().position(|lane| lane.delay == delay) {
+            Some(lane) => {
+                self.lanes[lane].entries.push_back(entry);
+                Source::Lane(lane)
+            }
+            None if self.lanes.len() < LANES_MAX => {
+                self.lanes.push(Lane {
+                    delay,
+                    entries: {
+                        let mut entries = Fifo::new();
+                        entries.push_back(entry);
+                        entries
+                    },
+                });
+                Source::Lane(self.lanes.len() - 1)
+            }
+            None => {
+                self.timer_heap.push(entry);
+                Source::TimerHeap
+            }
+        };
+        // Behind a live entry of its lane the new one cannot be the least; in front
+        // of none it is its lane's first live one.
+        if self.timers_least.is_none_or(|(least, _)| key < least) {
+            self.timers_least = Some((key, source));
         }
         timer
     }
@@ -207,6 +230,7 @@ impl<E: Copy> EventQueue<E> {
         if self.is_live(timer) {
             self.disarm(timer);
             self.dead += 1;
+            self.timers_stale = true;
             // Amortised O(1): a sweep costs O(pending) and follows at least
             // pending / 2 cancellations.
             if self.dead > self.dead_min && self.dead > self.pending() / 2 {
@@ -229,6 +253,31 @@ impl<E: Copy> EventQueue<E> {
         }
         self.timer_heap.retain(live);
         self.dead = 0;
+        self.timers_stale = true;
+    }
+
+    /// Finds the least timer anew, dropping cancelled entries from the lanes' fronts
+    /// on the way (a cancelled one there would hide the live one behind it).
+    fn refresh_timers_least(&mut self) {
+        let mut best = self
+            .timer_heap
+            .peek()
+            .map(|top| (top.key(), Source::TimerHeap));
+        for index in 0..self.lanes.len() {
+            while let Some(front) = self.lanes[index].entries.front() {
+                if self.is_live(front.timer) {
+                    let key = front.key();
+                    if best.is_none_or(|(least, _)| key < least) {
+                        best = Some((key, Source::Lane(index)));
+                    }
+                    break;
+                }
+                self.lanes[index].entries.pop_front();
+                self.dead -= 1;
+            }
+        }
+        self.timers_least = best;
+        self.timers_stale = false;
     }
 
     /// Pops the next live event if it is due at or before `horizon`.
@@ -241,22 +290,14 @@ impl<E: Copy> EventQueue<E> {
                     best = Some((key, source));
                 }
             };
-            if let Some(top) = self.timer_heap.peek() {
-                consider(top.key(), Source::TimerHeap);
-            }
             if let Some(front) = self.now_lane.front() {
                 consider(front.key(), Source::Now);
             }
-            for index in 0..self.lanes.len() {
-                // A cancelled timer at a lane's front would hide the live one behind it.
-                while let Some(front) = self.lanes[index].entries.front() {
-                    if self.is_live(front.timer) {
-                        consider(front.key(), Source::Lane(index));
-                        break;
-                    }
-                    self.lanes[index].entries.pop_front();
-                    self.dead -= 1;
-                }
+            if self.timers_stale {
+                self.refresh_timers_least();
+            }
+            if let Some((key, source)) = self.timers_least {
+                consider(key, source);
             }
             let (key, source) = best?;
             if (key >> 64) as u64 > horizon.0 {
@@ -266,6 +307,7 @@ impl<E: Copy> EventQueue<E> {
                 Source::Calendar => self.calendar.pop(),
                 Source::Now => self.now_lane.pop_front(),
                 Source::TimerHeap | Source::Lane(_) => {
+                    self.timers_stale = true;
                     let timed = match source {
                         Source::Lane(lane) => self.lanes[lane].entries.pop_front(),
                         _ => self.timer_heap.pop(),
