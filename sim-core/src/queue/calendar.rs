@@ -52,7 +52,13 @@ pub(super) struct Calendar<T> {
     /// Events at or before the current slot's end, scheduled after it was sorted.
     late: Heap<T>,
     /// `ring[slot % SLOTS]` for the slots after the current one, up to SLOTS ahead.
+    /// An empty slot has no buffer.
     ring: Vec<Vec<T>>,
+    /// Buffers of slots worked through, the latest last: a slot that gets its first
+    /// event takes the latest, whose memory is still in the cache, rather than its
+    /// own from a whole ring ago (and the ring keeps buffers only for the slots
+    /// with events).
+    spare: Vec<Vec<T>>,
     /// Bit per ring slot: set when that slot has an event.
     occupied: [u64; WORDS],
     in_ring: usize,
@@ -82,6 +88,7 @@ impl<T: Keyed> Calendar<T> {
             current: Vec::new(),
             late: Heap::new(),
             ring: (0..SLOTS).map(|_| Vec::new()).collect(),
+            spare: Vec::new(),
             occupied: [0; WORDS],
             in_ring: 0,
             beyond: Heap::new(),
@@ -121,7 +128,13 @@ impl<T: Keyed> Calendar<T> {
     #[inline(always)]
     fn put_in_ring(&mut self, slot: u64, item: T) {
         let index = (slot % SLOTS) as usize;
-        self.ring[index].push(item);
+        let list = &mut self.ring[index];
+        if list.capacity() == 0 {
+            if let Some(buffer) = self.spare.pop() {
+                *list = buffer;
+            }
+        }
+        list.push(item);
         self.occupied[index / 64] |= 1 << (index % 64);
         self.in_ring += 1;
     }
@@ -184,7 +197,10 @@ impl<T: Keyed> Calendar<T> {
         self.current_slot = next;
         let index = (next % SLOTS) as usize;
         self.occupied[index / 64] &= !(1 << (index % 64));
-        std::mem::swap(&mut self.current, &mut self.ring[index]);
+        let done = std::mem::replace(&mut self.current, std::mem::take(&mut self.ring[index]));
+        if done.capacity() > 0 {
+            self.spare.push(done);
+        }
         self.in_ring -= self.current.len();
         self.pull_within_reach();
         self.current
@@ -270,6 +286,7 @@ impl<T: Keyed> Calendar<T> {
             // Slots sized for the old width would keep their capacity for good.
             events.append(&mut std::mem::take(slot));
         }
+        self.spare.clear();
         self.occupied = [0; WORDS];
         self.in_ring = 0;
         // In u128: the slot after the last may start past u64's range.
@@ -410,6 +427,36 @@ mod tests {
             calendar.refiled <= REFILE_SHARE * handled,
             "{} events refiled for {handled} handled",
             calendar.refiled
+        );
+    }
+
+    /// A steady population of events, each handled and replaced a little later,
+    /// keeps slot buffers for the slots that have events, not for the whole ring.
+    #[test]
+    fn slot_buffers_follow_the_pending_events() {
+        let mut rng = crate::rng::RngStream::new(3, "calendar-buffers");
+        let mut calendar = Calendar::new();
+        let mut seq = 0u128;
+        let pending = 1_000u64;
+        for _ in 0..pending {
+            calendar.push(Item((u128::from(rng.below(1 << 26)) << 64) | seq));
+            seq += 1;
+        }
+        // Long enough for the ring to go round many times.
+        for _ in 0..2_000_000 {
+            let now = (calendar.pop_next().expect("steady population") >> 64) as u64;
+            calendar.push(Item((u128::from(now + rng.below(1 << 26)) << 64) | seq));
+            seq += 1;
+        }
+        let buffered: usize = calendar
+            .ring
+            .iter()
+            .chain(&calendar.spare)
+            .map(Vec::capacity)
+            .sum();
+        assert!(
+            buffered < 8 * pending as usize,
+            "{buffered} entries buffered for {pending} pending"
         );
     }
 
