@@ -78,6 +78,14 @@ enum Source {
     Lane(usize),
 }
 
+/// Makes `best` the entry of least key among itself and (`key`, `source`).
+#[inline(always)]
+fn keep_least(best: &mut Option<(u128, Source)>, key: u128, source: Source) {
+    if best.is_none_or(|(least, _)| key < least) {
+        *best = Some((key, source));
+    }
+}
+
 /// Distinct timer delays given their own lane; further delays share the timer heap.
 const LANES_MAX: usize = 16;
 
@@ -196,22 +204,22 @@ impl<E: Copy> EventQueue<E> {
             entry: self.entry(time, event),
             timer,
         };
-        let key = entry.key();
-        let source = match self.lanes.iter().position(|lane| lane.delay == delay) {
-            Some(lane) => {
-                self.lanes[lane].entries.push_back(entry);
-                Source::Lane(lane)
-            }
+        let lane = match self.lanes.iter().position(|lane| lane.delay == delay) {
+            Some(lane) => Some(lane),
             None if self.lanes.len() < LANES_MAX => {
                 self.lanes.push(Lane {
                     delay,
-                    entries: {
-                        let mut entries = Fifo::new();
-                        entries.push_back(entry);
-                        entries
-                    },
+                    entries: Fifo::new(),
                 });
-                Source::Lane(self.lanes.len() - 1)
+                Some(self.lanes.len() - 1)
+            }
+            None => None,
+        };
+        let key = entry.key();
+        let source = match lane {
+            Some(lane) => {
+                self.lanes[lane].entries.push_back(entry);
+                Source::Lane(lane)
             }
             None => {
                 self.timer_heap.push(entry);
@@ -220,9 +228,7 @@ impl<E: Copy> EventQueue<E> {
         };
         // Behind a live entry of its lane the new one cannot be the least; in front
         // of none it is its lane's first live one.
-        if self.timers_least.is_none_or(|(least, _)| key < least) {
-            self.timers_least = Some((key, source));
-        }
+        keep_least(&mut self.timers_least, key, source);
         timer
     }
 
@@ -266,10 +272,7 @@ impl<E: Copy> EventQueue<E> {
         for index in 0..self.lanes.len() {
             while let Some(front) = self.lanes[index].entries.front() {
                 if self.is_live(front.timer) {
-                    let key = front.key();
-                    if best.is_none_or(|(least, _)| key < least) {
-                        best = Some((key, Source::Lane(index)));
-                    }
+                    keep_least(&mut best, front.key(), Source::Lane(index));
                     break;
                 }
                 self.lanes[index].entries.pop_front();
@@ -285,19 +288,14 @@ impl<E: Copy> EventQueue<E> {
         loop {
             // The least (time, seq) of the heaps' tops and the lanes' fronts.
             let mut best = self.calendar.peek_key().map(|key| (key, Source::Calendar));
-            let mut consider = |key: u128, source: Source| {
-                if best.is_none_or(|(least, _)| key < least) {
-                    best = Some((key, source));
-                }
-            };
             if let Some(front) = self.now_lane.front() {
-                consider(front.key(), Source::Now);
+                keep_least(&mut best, front.key(), Source::Now);
             }
             if self.timers_stale {
                 self.refresh_timers_least();
             }
             if let Some((key, source)) = self.timers_least {
-                consider(key, source);
+                keep_least(&mut best, key, source);
             }
             let (key, source) = best?;
             if (key >> 64) as u64 > horizon.0 {

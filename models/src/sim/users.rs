@@ -62,9 +62,7 @@ impl User {
             self.wait_rng.touch();
         }
     }
-}
 
-impl User {
     pub(super) fn is_waiting(&self) -> bool {
         self.outstanding.is_some()
     }
