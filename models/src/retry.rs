@@ -4,7 +4,10 @@
 //!
 //! Retries wrap the breaker (retry outside, breaker inside, as in resilience4j's
 //! default aspect order and the seeds' resilient client): every attempt asks the
-//! breaker, and a call the breaker rejects is never retried.
+//! breaker. A call the breaker (or a bulkhead) turns away is not retried unless the
+//! policy asks for it with the `rejected` class: the seeds' resilient client never
+//! retries an open breaker, while resilience4j's Retry, retrying every exception by
+//! default, retries `CallNotPermittedException` and `BulkheadFullException`.
 
 use sim_core::{RngStream, SimDuration};
 
@@ -20,8 +23,11 @@ pub struct RetryPolicy {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Backoff {
-    /// `base` before every retry.
-    Constant { base: SimDuration },
+    /// `base` before every retry (`cap` bounds decorrelated jitter).
+    Constant {
+        base: SimDuration,
+        cap: Option<SimDuration>,
+    },
     /// `base * n` before the n-th retry.
     Linear {
         base: SimDuration,
@@ -57,6 +63,8 @@ pub struct RetryOn {
     pub timeouts: bool,
     /// The connection was refused or timed out.
     pub connection: bool,
+    /// The caller's own breaker or bulkhead turned the attempt away.
+    pub rejections: bool,
 }
 
 /// Why an attempt failed, as far as retrying is concerned.
@@ -65,8 +73,8 @@ pub enum AttemptFailure {
     Status(u16),
     TimedOut,
     Connection,
-    /// The breaker refused the call: never retried.
-    BreakerRejected,
+    /// The caller's breaker or bulkhead turned the attempt away.
+    Rejected,
 }
 
 impl RetryOn {
@@ -79,7 +87,7 @@ impl RetryOn {
             }
             AttemptFailure::TimedOut => self.timeouts,
             AttemptFailure::Connection => self.connection,
-            AttemptFailure::BreakerRejected => false,
+            AttemptFailure::Rejected => self.rejections,
         }
     }
 }
@@ -87,7 +95,7 @@ impl RetryOn {
 impl Backoff {
     fn base(self) -> SimDuration {
         match self {
-            Backoff::Constant { base }
+            Backoff::Constant { base, .. }
             | Backoff::Linear { base, .. }
             | Backoff::Exponential { base, .. } => base,
         }
@@ -95,15 +103,16 @@ impl Backoff {
 
     fn cap(self) -> Option<SimDuration> {
         match self {
-            Backoff::Constant { .. } => None,
-            Backoff::Linear { cap, .. } | Backoff::Exponential { cap, .. } => cap,
+            Backoff::Constant { cap, .. }
+            | Backoff::Linear { cap, .. }
+            | Backoff::Exponential { cap, .. } => cap,
         }
     }
 
     /// The delay before the `retry`-th retry (1 for the first), before jitter.
     pub fn nominal(self, retry: u32) -> SimDuration {
         let secs = match self {
-            Backoff::Constant { base } => base.as_secs_f64(),
+            Backoff::Constant { base, .. } => base.as_secs_f64(),
             Backoff::Linear { base, .. } => base.as_secs_f64() * f64::from(retry),
             Backoff::Exponential {
                 base, multiplier, ..
@@ -122,7 +131,8 @@ impl RetryPolicy {
             if high <= low {
                 low
             } else {
-                low + rng.below(high - low + 1)
+                // Saturating: an uncapped delay may reach the clock's end.
+                low + rng.below((high - low).saturating_add(1))
             }
         };
         let nominal = self.backoff.nominal(retry).as_nanos();
@@ -238,8 +248,10 @@ impl Budget {
         } = self.spec
         {
             let max = i64::from(max_tokens) * 1000;
+            // Truncated to thousandths, as grpc-java's `(int) (tokenRatio * 1000)`
+            // and grpc-core's parser keep 3 decimals.
             let change = if success {
-                (token_ratio * 1000.0).round() as i64
+                (token_ratio * 1000.0) as i64
             } else {
                 -1000
             };
@@ -295,6 +307,7 @@ mod tests {
                 status_429: false,
                 timeouts: true,
                 connection: true,
+                rejections: false,
             },
             budget: None,
         }
@@ -316,14 +329,19 @@ mod tests {
             cap: None,
         };
         assert_eq!(linear.nominal(3), ms(300));
-        assert_eq!(Backoff::Constant { base: ms(70) }.nominal(9), ms(70));
+        let constant = |cap| Backoff::Constant { base: ms(70), cap };
+        assert_eq!(constant(None).nominal(9), ms(70));
+        assert_eq!(constant(Some(ms(50))).nominal(1), ms(50));
     }
 
     /// Sample means within 2 % of the formula's (n = 100k: the standard error of a
     /// uniform's mean is under 0.2 % of its range).
     #[test]
     fn jitter_stays_in_range_with_the_expected_mean() {
-        let backoff = Backoff::Constant { base: ms(1000) };
+        let backoff = Backoff::Constant {
+            base: ms(1000),
+            cap: None,
+        };
         let cases = [
             (Jitter::None, 1000.0, 1000, 1000),
             (Jitter::Full, 500.0, 0, 1000),
@@ -370,13 +388,80 @@ mod tests {
     }
 
     #[test]
-    fn breaker_rejections_are_never_retried() {
-        let on = policy(Backoff::Constant { base: ms(1) }, Jitter::None).retry_on;
+    fn rejections_are_retried_only_when_asked() {
+        let backoff = Backoff::Constant {
+            base: ms(1),
+            cap: None,
+        };
+        let on = policy(backoff, Jitter::None).retry_on;
         assert!(on.covers(AttemptFailure::Status(503)));
         assert!(!on.covers(AttemptFailure::Status(404)));
         assert!(!on.covers(AttemptFailure::Status(429)));
         assert!(on.covers(AttemptFailure::TimedOut));
-        assert!(!on.covers(AttemptFailure::BreakerRejected));
+        assert!(!on.covers(AttemptFailure::Rejected));
+        let asked = RetryOn {
+            rejections: true,
+            ..on
+        };
+        assert!(asked.covers(AttemptFailure::Rejected));
+    }
+
+    /// Decorrelated jitter grows three times the last delay, bounded by `max`
+    /// whatever the backoff; and with no bound at all, a delay that reached the
+    /// clock's end does not overflow the jitter's range.
+    #[test]
+    fn delays_stay_within_the_cap_and_never_overflow() {
+        let capped = policy(
+            Backoff::Constant {
+                base: ms(100),
+                cap: Some(ms(300)),
+            },
+            Jitter::Decorrelated,
+        );
+        let mut rng = RngStream::new(4, "capped");
+        let mut previous = ms(100);
+        for retry in 1..50 {
+            previous = capped.delay(retry, previous, &mut rng);
+            assert!(previous >= ms(100) && previous <= ms(300), "{previous}");
+        }
+        let unbounded = policy(
+            Backoff::Exponential {
+                base: ms(1000),
+                multiplier: 100.0,
+                cap: None,
+            },
+            Jitter::Full,
+        );
+        assert_eq!(unbounded.backoff.nominal(60), SimDuration(u64::MAX));
+        let _ = unbounded.delay(60, SimDuration(u64::MAX), &mut rng);
+        let decorrelated = RetryPolicy {
+            jitter: Jitter::Decorrelated,
+            ..unbounded
+        };
+        let _ = decorrelated.delay(60, SimDuration(u64::MAX), &mut rng);
+    }
+
+    /// grpc-java keeps `(int) (tokenRatio * 1000)` thousandths: 0.1239 gives back
+    /// 0.123 a success. 100 tokens emptied and 404 successes make 49.692, not above
+    /// half of 100 (rounding to 0.124 would make 50.096, and allow retries).
+    #[test]
+    fn grpc_token_ratios_keep_three_decimals_by_truncation() {
+        let mut budget = Budget::new(BudgetSpec::Grpc {
+            max_tokens: 100,
+            token_ratio: 0.1239,
+        });
+        for _ in 0..100 {
+            budget.on_attempt(false);
+        }
+        for _ in 0..404 {
+            budget.on_attempt(true);
+        }
+        assert!(!budget.try_retry(sim_core::SimTime::ZERO));
+        budget.on_attempt(true);
+        budget.on_attempt(true);
+        assert!(!budget.try_retry(sim_core::SimTime::ZERO), "49.938");
+        budget.on_attempt(true);
+        assert!(budget.try_retry(sim_core::SimTime::ZERO), "50.061 > 50");
     }
 
     #[test]

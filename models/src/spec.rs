@@ -335,8 +335,9 @@ pub struct Call {
 /// How retry and breaker nest on a call. The bulkhead is always per attempt, inside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum PolicyOrder {
-    /// Each attempt asks the breaker and is recorded by it; a rejection ends the
-    /// retries (resilience4j's default aspect order, and the seeds' resilient client).
+    /// Each attempt asks the breaker and is recorded by it (resilience4j's default
+    /// aspect order, and the seeds' resilient client); a rejection ends the retries,
+    /// as in that client, unless the retry policy names the `rejected` class.
     #[default]
     RetryOutsideBreaker,
     /// The breaker admits the whole sequence of attempts once and records one result:

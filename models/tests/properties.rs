@@ -105,7 +105,10 @@ fn step(index: usize, services: usize, breakers: usize) -> BoxedStrategy<Step> {
 
 fn retry() -> impl Strategy<Value = RetryPolicy> {
     let backoff = prop_oneof![
-        (0u64..50).prop_map(|base| Backoff::Constant { base: ms(base) }),
+        (0u64..50, proptest::option::of(1u64..200)).prop_map(|(base, cap)| Backoff::Constant {
+            base: ms(base),
+            cap: cap.map(ms)
+        }),
         (0u64..50, proptest::option::of(1u64..200)).prop_map(|(base, cap)| Backoff::Linear {
             base: ms(base),
             cap: cap.map(ms)
@@ -135,7 +138,7 @@ fn retry() -> impl Strategy<Value = RetryPolicy> {
             token_ratio
         }),
     ]);
-    (1u32..5, backoff, jitter, any::<[bool; 5]>(), budget).prop_map(
+    (1u32..5, backoff, jitter, any::<[bool; 6]>(), budget).prop_map(
         |(max_attempts, backoff, jitter, on, budget)| RetryPolicy {
             max_attempts,
             backoff,
@@ -146,6 +149,7 @@ fn retry() -> impl Strategy<Value = RetryPolicy> {
                 status_429: on[2],
                 timeouts: on[3],
                 connection: on[4],
+                rejections: on[5],
             },
             budget,
         },

@@ -832,10 +832,10 @@ impl Checker {
                 cap,
             },
             Some(("linear", _)) => Backoff::Linear { base, cap },
-            Some(("constant", _)) => Backoff::Constant { base },
+            Some(("constant", _)) => Backoff::Constant { base, cap },
             Some((other, span)) => {
                 self.error(span, format!("{path}.backoff: expected \"constant\", \"linear\" or \"exponential\", got \"{other}\""));
-                Backoff::Constant { base }
+                Backoff::Constant { base, cap }
             }
         };
         let jitter = match raw
@@ -858,6 +858,7 @@ impl Checker {
             status_429: false,
             timeouts: false,
             connection: false,
+            rejections: false,
         };
         match &raw.on {
             None => {
@@ -873,9 +874,10 @@ impl Checker {
                         "429" => retry_on.status_429 = true,
                         "timeout" => retry_on.timeouts = true,
                         "connection" => retry_on.connection = true,
+                        "rejected" => retry_on.rejections = true,
                         other => self.error(
                             classes.span(),
-                            format!("{path}.on: unknown failure class \"{other}\"; expected \"5xx\", \"408\", \"429\", \"timeout\" or \"connection\""),
+                            format!("{path}.on: unknown failure class \"{other}\"; expected \"5xx\", \"408\", \"429\", \"timeout\", \"connection\" or \"rejected\""),
                         ),
                     }
                 }
@@ -954,10 +956,11 @@ impl Checker {
         });
         let token_ratio = raw.token_ratio.as_ref().map_or(0.1, |ratio| {
             let value = *ratio.get_ref();
-            if !(value > 0.0 && value <= f64::from(max_tokens)) {
+            // gRPC keeps 3 decimals (by truncation) and wants more than 0 of them.
+            if !((value * 1000.0) as i64 >= 1 && value <= f64::from(max_tokens)) {
                 self.error(
                     ratio.span(),
-                    format!("{path}.token_ratio: expected a ratio above 0, got {value}"),
+                    format!("{path}.token_ratio: expected a ratio from 0.001 (gRPC keeps 3 decimals) to max_tokens ({max_tokens}), got {value}"),
                 );
             }
             value

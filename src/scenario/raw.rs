@@ -249,7 +249,7 @@ pub struct RawRetry {
     /// "none" (default), "full", "equal" or "decorrelated".
     #[serde(default)]
     pub jitter: Option<Spanned<String>>,
-    /// Failure classes: "5xx", "408", "429", "timeout", "connection".
+    /// Failure classes: "5xx", "408", "429", "timeout", "connection", "rejected".
     #[serde(default)]
     pub on: Option<Spanned<Vec<String>>>,
     #[serde(default)]

@@ -25,8 +25,9 @@
 //!   short-circuited, in open and in half-open alike.
 //! - Half-open: the next result decides, whichever call it comes from: Hystrix has no
 //!   generations, and any command's `markSuccess`/`markNonSuccess` acts on the state.
-//!   A success closes and restarts the health stream; a failure reopens and restarts
-//!   the sleep window. Results arriving while open change nothing. A semaphore
+//!   A success closes and restarts the health stream, in which it is the first call
+//!   counted (Hystrix publishes a command's completion after `markSuccess` has reset
+//!   the stream); a failure reopens and restarts the sleep window. Results arriving while open change nothing. A semaphore
 //!   bulkhead's rejection decides nothing: Hystrix's semaphore-rejection path calls
 //!   neither, so a trial turned away there leaves the breaker half-open, and with no
 //!   other call in flight it stays so. A thread pool's rejection goes through
@@ -211,11 +212,22 @@ impl HystrixBreaker {
             // never reaches markSuccess/markNonSuccess: the trial it turned away
             // leaves the breaker half-open, waiting for some other result.
             BreakerState::HalfOpen if result.outcome == Outcome::BulkheadRejected => {}
+            // `markSuccess` runs as the result is emitted and resets the health
+            // stream; the command's completion is published to the stream only as
+            // the command ends, afterwards, so the success that closed the breaker
+            // is the first call the new window counts.
             BreakerState::HalfOpen if success => {
                 self.set_state(BreakerState::Closed, now);
                 self.anchor = now;
                 self.emitted = 0;
                 self.buckets.clear();
+                self.buckets.push_back((
+                    0,
+                    HealthCounts {
+                        total: 1,
+                        errors: 0,
+                    },
+                ));
             }
             BreakerState::HalfOpen => {
                 self.set_state(BreakerState::Open, now);
@@ -540,9 +552,18 @@ mod tests {
         b.allow(ms(6000)).unwrap();
         b.record(ms(6300), done(true));
         assert_eq!(b.peek_state(ms(6300)), Closed);
-        assert_eq!(b.health(ms(6300)), HealthCounts::default());
-        // Buckets now start at 6.3 s: the first snapshot is at 6.8 s.
-        for _ in 0..4 {
+        // The trial's own success is the new stream's first call.
+        assert_eq!(
+            b.health(ms(6300)),
+            HealthCounts {
+                total: 1,
+                errors: 0
+            }
+        );
+        assert_eq!(b.wake_at(), Some(ms(6800)));
+        // Buckets now start at 6.3 s: the first snapshot is at 6.8 s. With the trial
+        // counted, 3 failures make the volume of 4 (75 %); without it they would not.
+        for _ in 0..3 {
             call(&mut b, ms(6400), false).unwrap();
         }
         assert_eq!(b.wake_at(), Some(ms(6800)));
@@ -621,7 +642,14 @@ mod tests {
         b.record(ms(700), done(false));
         b.allow(ms(6000)).unwrap();
         b.record(ms(6000), done(true));
-        assert_eq!(b.health(ms(6000)), HealthCounts::default());
+        // Only the trial that closed it is counted, not the failure while open.
+        assert_eq!(
+            b.health(ms(6000)),
+            HealthCounts {
+                total: 1,
+                errors: 0
+            }
+        );
     }
 
     #[test]

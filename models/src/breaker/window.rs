@@ -166,10 +166,13 @@ impl Metrics {
         if total.calls == 0 || total.calls < self.minimum_calls {
             return Verdict::BelowMinimum;
         }
-        let failure_rate = f64::from(total.failed) * 100.0 / f64::from(total.calls);
-        let slow_rate = f64::from(total.slow) * 100.0 / f64::from(total.calls);
-        if failure_rate >= settings.failure_rate_threshold
-            || slow_rate >= settings.slow_call_rate_threshold
+        // In f32, as resilience4j computes `failed * 100.0f / total` and compares it
+        // with its float threshold: 2 of 3 reach a threshold of 66.666667 there.
+        let calls = total.calls as f32;
+        let failure_rate = total.failed as f32 * 100.0 / calls;
+        let slow_rate = total.slow as f32 * 100.0 / calls;
+        if failure_rate >= settings.failure_rate_threshold as f32
+            || slow_rate >= settings.slow_call_rate_threshold as f32
         {
             Verdict::Exceeded
         } else {
@@ -186,8 +189,9 @@ pub struct WindowBreaker {
     /// Open: when trials may start. Half-open: when the time limit reopens it.
     until: Option<SimTime>,
     half_open_permits: u32,
-    /// Openings since the breaker last closed (resilience4j's `attempts`).
-    attempts: u32,
+    /// With a growing wait, the last one in whole milliseconds since the breaker last
+    /// closed (None if it has not opened since).
+    last_wait_ms: Option<u64>,
     transitions: Vec<Transition>,
     rejected: u64,
 }
@@ -201,7 +205,7 @@ impl WindowBreaker {
             state: BreakerState::Closed,
             until: None,
             half_open_permits: 0,
-            attempts: 0,
+            last_wait_ms: None,
             transitions: Vec::new(),
             rejected: 0,
         }
@@ -294,23 +298,31 @@ impl WindowBreaker {
         }
     }
 
-    fn open_duration(&self) -> SimDuration {
-        let factor = self
-            .settings
-            .open_for_multiplier
-            .powi(self.attempts.saturating_sub(1) as i32);
-        let wait = SimDuration::from_secs_f64(self.settings.open_for.as_secs_f64() * factor);
-        self.settings.open_for_max.map_or(wait, |max| wait.min(max))
+    /// The wait of the opening about to start. A growing one follows resilience4j's
+    /// `IntervalFunction.ofExponentialBackoff`, which works in whole milliseconds and
+    /// truncates at every step: the first wait, then `(long) (previous * multiplier)`
+    /// at each reopening without a close in between (`as` saturates as Java's cast).
+    fn next_open_duration(&mut self) -> SimDuration {
+        let settings = &self.settings;
+        if settings.open_for_multiplier == 1.0 {
+            return settings.open_for;
+        }
+        let wait_ms = match self.last_wait_ms {
+            None => settings.open_for.as_nanos() / 1_000_000,
+            Some(previous) => (previous as f64 * settings.open_for_multiplier) as u64,
+        };
+        self.last_wait_ms = Some(wait_ms);
+        let wait = SimDuration(wait_ms.saturating_mul(1_000_000));
+        settings.open_for_max.map_or(wait, |max| wait.min(max))
     }
 
     fn enter_open(&mut self, now: SimTime) {
-        self.attempts += 1;
-        let from = self.set_state(BreakerState::Open, now);
-        self.until = Some(now + self.open_duration());
-        // Outcomes of calls admitted before are still counted, but only for reports.
-        if from == BreakerState::HalfOpen {
-            self.metrics = Metrics::new(self.settings.window, self.settings.minimum_calls);
-        }
+        self.set_state(BreakerState::Open, now);
+        let wait = self.next_open_duration();
+        self.until = Some(now + wait);
+        // The open state keeps the metrics of the state it came from, as
+        // resilience4j's `OpenState` takes them over: outcomes arriving meanwhile go
+        // on being counted there, for reports only.
     }
 
     fn enter_half_open(&mut self, now: SimTime) {
@@ -326,7 +338,7 @@ impl WindowBreaker {
 
     fn enter_closed(&mut self, now: SimTime) {
         self.set_state(BreakerState::Closed, now);
-        self.attempts = 0;
+        self.last_wait_ms = None;
         self.until = None;
         self.metrics = Metrics::new(self.settings.window, self.settings.minimum_calls);
     }
@@ -531,6 +543,59 @@ mod tests {
         assert_eq!(b.peek_state(at_ms(30_003)), Closed);
         call(&mut b, at_ms(30_004), false, 1).unwrap(); // open 5 s again
         assert!(b.allow(at_ms(35_005)).is_ok());
+    }
+
+    /// resilience4j's exponential interval truncates to whole milliseconds at every
+    /// step: 1001 ms, then (long) 1501.5 = 1501 ms, then (long) 2251.5 = 2251 ms.
+    #[test]
+    fn a_growing_wait_is_truncated_to_milliseconds_at_each_step() {
+        let mut b = WindowBreaker::new(WindowSettings {
+            minimum_calls: 1,
+            half_open_calls: 1,
+            open_for: SimDuration::from_millis(1001),
+            open_for_multiplier: 1.5,
+            ..WindowSettings::resilience4j_defaults(WindowKind::Count(1))
+        });
+        call(&mut b, at_ms(0), false, 1).unwrap(); // open until 1001 ms
+        call(&mut b, at_ms(1002), false, 1).unwrap(); // trial fails: open 1501 ms
+        let reopened = at_ms(1002);
+        assert_eq!(b.wake_at(), None);
+        assert_eq!(
+            b.allow(reopened + SimDuration::from_millis(1501)),
+            Err(Rejection::Open),
+            "strictly after the wait"
+        );
+        // 1501.5 ms would still be open; 1501 ms truncated is over.
+        let after = reopened + SimDuration(1_501_200_000);
+        assert!(b.allow(after).is_ok());
+        b.record(after, result(false, 1));
+        assert_eq!(
+            b.allow(after + SimDuration::from_millis(2251)),
+            Err(Rejection::Open)
+        );
+        assert!(b
+            .allow(after + SimDuration::from_millis(2251) + SimDuration(1))
+            .is_ok());
+    }
+
+    /// resilience4j compares `failed * 100.0f / total` in 32-bit floats: 2 failures of
+    /// 3 are 66.66667f, which reaches a threshold of 66.666667 (also 66.66667f);
+    /// in 64 bits 66.666666... would fall short of it.
+    #[test]
+    fn rates_are_compared_in_single_precision() {
+        let mut b = WindowBreaker::new(WindowSettings {
+            minimum_calls: 3,
+            failure_rate_threshold: 66.666667,
+            ..WindowSettings::resilience4j_defaults(WindowKind::Count(3))
+        });
+        for success in [false, true, false] {
+            call(&mut b, at_ms(100), success, 1).unwrap();
+        }
+        assert_eq!(b.peek_state(at_ms(100)), Open);
+        assert!(
+            2.0_f64 * 100.0 / 3.0 < 66.666667,
+            "the case needs the f64 rate below"
+        );
     }
 
     #[test]

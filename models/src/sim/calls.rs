@@ -111,8 +111,8 @@ impl<'a> Simulation<'a> {
     }
 
     /// A bulkhead turned the call away: the breaker outside it records the outcome
-    /// (a failure by default, as resilience4j counts `BulkheadFullException`), and no
-    /// retry follows.
+    /// (a failure by default, as resilience4j counts `BulkheadFullException`), and a
+    /// retry follows only if the policy asks for rejections.
     pub(super) fn bulkhead_rejected(&mut self, key: JobKey, call: &Call, ticket: Option<Ticket>) {
         let now = self.now();
         if let Some(bulkhead) = call.bulkhead {
@@ -409,6 +409,26 @@ impl<'a> Simulation<'a> {
         }
     }
 
+    /// A retry's backoff is over. Past a propagated deadline no attempt is made: the
+    /// job is dropped (see `past_deadline`), and a fan-out's branch, which holds no
+    /// worker, ends failed as gRPC's call would with DEADLINE_EXCEEDED.
+    pub(super) fn retry_due(&mut self, key: JobKey) {
+        if self.jobs[key].branch.is_none() {
+            if self.past_deadline(key) {
+                return;
+            }
+        } else if self.any_deadline
+            && self.jobs[key]
+                .deadline
+                .is_some_and(|deadline| self.now() >= deadline)
+        {
+            self.finish_branch(key, Answer::error(STATUS_GATEWAY_TIMEOUT), None);
+            return;
+        }
+        let call = self.current_call(key);
+        self.start_call(key, call);
+    }
+
     /// Schedules another attempt if the call's retry policy covers this failure and
     /// has attempts left; returns whether it did.
     fn retry_later(&mut self, key: JobKey, call: &Call, failure: CallFailure) -> bool {
@@ -419,9 +439,13 @@ impl<'a> Simulation<'a> {
             CallFailure::Answered(status) => AttemptFailure::Status(status),
             CallFailure::TimedOut => AttemptFailure::TimedOut,
             CallFailure::ConnectTimedOut | CallFailure::Refused => AttemptFailure::Connection,
-            // A rejection by the caller's own guards is not worth another try.
+            // A breaker outside the retries turned the whole sequence away: there
+            // is no attempt of it to make again.
+            CallFailure::BreakerRejected if call.order == PolicyOrder::BreakerOutsideRetry => {
+                return false;
+            }
             CallFailure::BreakerRejected | CallFailure::BulkheadRejected => {
-                AttemptFailure::BreakerRejected
+                AttemptFailure::Rejected
             }
         };
         if !policy.retry_on.covers(attempt_failure) {
@@ -455,16 +479,27 @@ impl<'a> Simulation<'a> {
         let rng =
             &mut self.retry_rngs[service.0 as usize][endpoint as usize][job.step as usize][branch];
         let backoff = policy.delay(retry, previous, rng);
+        let due = now + backoff;
+        // A propagated deadline spans every attempt (gRPC's call deadline, Envoy's
+        // route timeout): a retry that could start only at or after it is never
+        // made, and the job is dropped at the deadline instead.
+        if let Some(deadline) = self.jobs[key]
+            .deadline
+            .filter(|&deadline| self.any_deadline && due >= deadline)
+        {
+            self.queue.schedule(deadline.max(now), Event::RetryDue(key));
+            return true;
+        }
         let job = &mut self.jobs[key];
         job.retries = retry;
         job.last_backoff = backoff;
         self.services[service.0 as usize].retries += 1;
-        self.hop(key, HopKind::RetryScheduled { at: now + backoff });
-        self.queue.schedule(now + backoff, Event::RetryDue(key));
+        self.hop(key, HopKind::RetryScheduled { at: due });
+        self.queue.schedule(due, Event::RetryDue(key));
         true
     }
 
-    /// The retry budget of the job's current call step, if it has one.
+    /// The retry budget the job's current call draws on, if it has one.
     fn budget_of(&mut self, key: JobKey) -> Option<&mut Budget> {
         if !self.any_budget {
             return None;
@@ -472,6 +507,8 @@ impl<'a> Simulation<'a> {
         let job = &self.jobs[key];
         let EndpointRef { service, endpoint } = job.endpoint;
         let branch = job.branch.unwrap_or(0) as usize;
-        self.budgets[service.0 as usize][endpoint as usize][job.step as usize][branch].as_mut()
+        let index =
+            self.budget_of_call[service.0 as usize][endpoint as usize][job.step as usize][branch]?;
+        Some(&mut self.budgets[index as usize])
     }
 }

@@ -416,8 +416,13 @@ pub struct Simulation<'a> {
     fault_rngs: Vec<RngStream>,
     /// `[service][endpoint][step][call]`: one stream per call, for retry jitter.
     retry_rngs: Vec<Vec<Vec<Vec<RngStream>>>>,
-    /// `[service][endpoint][step][call]`: the retry budget of each call that has one.
-    budgets: Vec<Vec<Vec<Vec<Option<Budget>>>>>,
+    /// Retry budgets, one per calling service, target service and budget setting:
+    /// gRPC throttles per server name and a Finagle budget belongs to its client,
+    /// so every call from one service to another that gives the same budget draws
+    /// on one bucket.
+    budgets: Vec<Budget>,
+    /// `[service][endpoint][step][call]`: which of `budgets` the call draws on.
+    budget_of_call: Vec<Vec<Vec<Vec<Option<u32>>>>>,
     /// Whether any call has a budget: most scenarios have none, and every call asks.
     any_budget: bool,
     /// Whether any call propagates its deadline: most scenarios have none, and every
@@ -498,12 +503,46 @@ impl<'a> Simulation<'a> {
                 _ => vec![RngStream::new(seed, &name)],
             }
         });
-        let budgets = per_step(scenario, |_, _, _, step| {
-            step.calls()
-                .iter()
-                .map(|call| call.retry.and_then(|r| r.budget).map(Budget::new))
-                .collect()
-        });
+        let mut budget_keys: Vec<(ServiceId, ServiceId, crate::retry::BudgetSpec)> = Vec::new();
+        let budget_of_call = scenario
+            .services
+            .iter()
+            .enumerate()
+            .map(|(caller, service)| {
+                let from = ServiceId(caller as u32);
+                service
+                    .endpoints
+                    .iter()
+                    .map(|endpoint| {
+                        endpoint
+                            .steps
+                            .iter()
+                            .map(|step| {
+                                step.calls()
+                                    .iter()
+                                    .map(|call| {
+                                        let spec = call.retry.and_then(|r| r.budget)?;
+                                        let key = (from, call.target.service, spec);
+                                        let index = budget_keys
+                                            .iter()
+                                            .position(|known| *known == key)
+                                            .unwrap_or_else(|| {
+                                                budget_keys.push(key);
+                                                budget_keys.len() - 1
+                                            });
+                                        Some(index as u32)
+                                    })
+                                    .collect()
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let budgets: Vec<Budget> = budget_keys
+            .iter()
+            .map(|&(_, _, spec)| Budget::new(spec))
+            .collect();
         let fault_rngs = scenario
             .faults
             .iter()
@@ -567,13 +606,9 @@ impl<'a> Simulation<'a> {
             faults_by_service,
             fault_rngs,
             retry_rngs,
-            any_budget: budgets
-                .iter()
-                .flatten()
-                .flatten()
-                .flatten()
-                .any(Option::is_some),
+            any_budget: !budgets.is_empty(),
             budgets,
+            budget_of_call,
             any_deadline: scenario.services.iter().any(|service| {
                 service.endpoints.iter().any(|endpoint| {
                     endpoint
@@ -690,10 +725,7 @@ impl<'a> Simulation<'a> {
             Event::HangDone { job, status } => self.finish(job, Answer::error(status)),
             Event::DelayDone(job) => self.advance(job),
             Event::PermitWaitOver { job, number } => self.permit_wait_over(job, number),
-            Event::RetryDue(job) => {
-                let call = self.current_call(job);
-                self.start_call(job, call);
-            }
+            Event::RetryDue(job) => self.retry_due(job),
             Event::CallTimeout {
                 job,
                 epoch,

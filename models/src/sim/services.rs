@@ -273,7 +273,7 @@ impl Simulation<'_> {
     /// A job whose caller has stopped waiting is dropped before its next step, and
     /// its worker goes to the next in line. Returns whether it was.
     #[inline]
-    fn past_deadline(&mut self, key: JobKey) -> bool {
+    pub(super) fn past_deadline(&mut self, key: JobKey) -> bool {
         if !self.any_deadline {
             return false;
         }
