@@ -503,42 +503,24 @@ impl<'a> Simulation<'a> {
                 _ => vec![RngStream::new(seed, &name)],
             }
         });
-        let mut budget_keys: Vec<(ServiceId, ServiceId, crate::retry::BudgetSpec)> = Vec::new();
-        let budget_of_call = scenario
-            .services
-            .iter()
-            .enumerate()
-            .map(|(caller, service)| {
-                let from = ServiceId(caller as u32);
-                service
-                    .endpoints
-                    .iter()
-                    .map(|endpoint| {
-                        endpoint
-                            .steps
-                            .iter()
-                            .map(|step| {
-                                step.calls()
-                                    .iter()
-                                    .map(|call| {
-                                        let spec = call.retry.and_then(|r| r.budget)?;
-                                        let key = (from, call.target.service, spec);
-                                        let index = budget_keys
-                                            .iter()
-                                            .position(|known| *known == key)
-                                            .unwrap_or_else(|| {
-                                                budget_keys.push(key);
-                                                budget_keys.len() - 1
-                                            });
-                                        Some(index as u32)
-                                    })
-                                    .collect()
-                            })
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect();
+        let mut budget_keys: Vec<(&str, ServiceId, crate::retry::BudgetSpec)> = Vec::new();
+        let budget_of_call = per_step(scenario, |service, _, _, step| {
+            step.calls()
+                .iter()
+                .map(|call| {
+                    let spec = call.retry.and_then(|r| r.budget)?;
+                    let key = (service.name.as_str(), call.target.service, spec);
+                    let index = budget_keys
+                        .iter()
+                        .position(|known| *known == key)
+                        .unwrap_or_else(|| {
+                            budget_keys.push(key);
+                            budget_keys.len() - 1
+                        });
+                    Some(index as u32)
+                })
+                .collect()
+        });
         let budgets: Vec<Budget> = budget_keys
             .iter()
             .map(|&(_, _, spec)| Budget::new(spec))
@@ -843,9 +825,14 @@ fn warm<'e>(users: &[User], upcoming: impl Iterator<Item = &'e Event>) {
 }
 
 /// A value for every step of every endpoint of every service, `[service][endpoint][step]`.
-fn per_step<T>(
-    scenario: &Scenario,
-    make: impl Fn(&crate::spec::Service, &crate::spec::Endpoint, usize, &crate::spec::Step) -> T,
+fn per_step<'s, T>(
+    scenario: &'s Scenario,
+    mut make: impl FnMut(
+        &'s crate::spec::Service,
+        &'s crate::spec::Endpoint,
+        usize,
+        &'s crate::spec::Step,
+    ) -> T,
 ) -> Vec<Vec<Vec<T>>> {
     scenario
         .services
