@@ -63,6 +63,17 @@ rate = 1.0
 status = 503
 "#;
 
+/// Every page the gateway served made its 3 attempts.
+fn assert_every_page_retried_twice(report: &RunReport) {
+    let gateway = service(report, "gateway");
+    assert!(
+        gateway.retries >= 2 * gateway.completed,
+        "{} retries for {} pages",
+        gateway.retries,
+        gateway.completed
+    );
+}
+
 fn all_failures() -> RetryOn {
     RetryOn {
         server_errors: true,
@@ -277,16 +288,10 @@ fn a_breaker_rejection_is_retried_when_asked_as_in_resilience4j() {
     );
     let on = r#", on = ["5xx", "timeout", "connection", "rejected"]"#;
     let report = run(&one_user(1, &retry(on), &extra));
-    let gateway = service(&report, "gateway");
     assert_eq!(service(&report, "payments").arrivals, 1);
     // resilience4j: every page still makes 3 attempts (2 retries), all but the
     // first page's first one rejected by the open breaker.
-    assert!(
-        gateway.retries >= 2 * gateway.completed,
-        "{} retries for {} pages",
-        gateway.retries,
-        gateway.completed
-    );
+    assert_every_page_retried_twice(&report);
 }
 
 /// resilience4j: `BulkheadFullException` from the innermost Bulkhead is an
@@ -333,13 +338,7 @@ fn envoys_5xx_is_three_classes_here() {
         &call(r#"["5xx", "timeout", "connection"]"#),
         extra,
     ));
-    let gateway = service(&report, "gateway");
-    assert!(
-        gateway.retries >= 2 * gateway.completed,
-        "{} retries for {} pages",
-        gateway.retries,
-        gateway.completed
-    );
+    assert_every_page_retried_twice(&report);
 }
 
 /// grpc/proposal `A6-client-retries.md`: "gRPC's call deadline applies across all
