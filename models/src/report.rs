@@ -198,6 +198,10 @@ pub struct HypothesisReport {
     /// `completed`, `deviated` (met before the method, not after) or `failed` (not
     /// met before).
     pub verdict: &'static str,
+    /// As Chaos Toolkit's journal has it: `status` is `completed` or `failed` (a
+    /// deviated run is `failed` with `deviated` set).
+    pub status: &'static str,
+    pub deviated: bool,
     pub met_before: bool,
     /// `None` when the after-check did not run (the before-check failed).
     pub met_after: Option<bool>,

@@ -534,6 +534,16 @@ impl Checker {
             "max_ejection_time",
             defaults.max_ejection_time,
         );
+        // Envoy refuses an explicit cap below the base; left out, the cap is the
+        // larger of its default and the base.
+        if let Some(max) = &raw.max_ejection_time {
+            if max.get_ref().0 < base_ejection_time {
+                self.error(
+                    max.span(),
+                    format!("{path}.max_ejection_time: expected at least base_ejection_time ({base_ejection_time}), as Envoy requires, got {}", max.get_ref().0),
+                );
+            }
+        }
         let max_ejection_percent = raw.max_ejection_percent.as_ref().map_or(
             defaults.max_ejection_percent,
             |percent| {

@@ -411,7 +411,11 @@ pub struct Simulation<'a> {
     /// `[service][endpoint][step]`: one stream per work step, so that changing one
     /// step's distribution leaves every other step's draws where they were.
     work_rngs: Vec<Vec<Vec<RngStream>>>,
+    /// The faults that act on each service, by index into the scenario's faults.
     faults_by_service: Vec<Vec<usize>>,
+    /// With a hypothesis, every fault, until the check before the method is met
+    /// (until then only those that start before the check act).
+    faults_held: Option<Vec<Vec<usize>>>,
     /// One stream per fault, for its error draws and latency samples.
     fault_rngs: Vec<RngStream>,
     /// `[service][endpoint][step][call]`: one stream per call, for retry jitter.
@@ -538,6 +542,24 @@ impl<'a> Simulation<'a> {
         for (index, fault) in scenario.faults.iter().enumerate() {
             faults_by_service[fault.service.0 as usize].push(index);
         }
+        // Chaos Toolkit runs the method only once the steady state is met before it
+        // (`run_gate_hypothesis`). With a hypothesis, the faults from the
+        // before-check on are the method: they wait for the check to be met, and
+        // never act if it fails. Faults from earlier are the state the system is in
+        // when the experiment starts, and the check sees them.
+        let faults_held = scenario.hypothesis.as_ref().map(|hypothesis| {
+            let before_method = faults_by_service
+                .iter()
+                .map(|faults| {
+                    faults
+                        .iter()
+                        .copied()
+                        .filter(|&index| scenario.faults[index].from < hypothesis.before_at)
+                        .collect()
+                })
+                .collect();
+            std::mem::replace(&mut faults_by_service, before_method)
+        });
         let breakers: Vec<Breaker> = scenario
             .breakers
             .iter()
@@ -586,6 +608,7 @@ impl<'a> Simulation<'a> {
             breaker_wakes,
             work_rngs,
             faults_by_service,
+            faults_held,
             fault_rngs,
             retry_rngs,
             any_budget: !budgets.is_empty(),

@@ -1,8 +1,10 @@
 //! The steady-state hypothesis, run as Chaos Toolkit runs it: at each check the
 //! probes go one after another, each waiting for the previous; the first probe out
 //! of tolerance ends the check. A failed check before the method makes the
-//! experiment `failed` (and the after-check is skipped); a failed check after it
-//! makes it `deviated`.
+//! experiment `failed`: the method (every fault) never acts, and the after-check is
+//! skipped; a failed check after it makes it `deviated`. The faults from the
+//! before-check on are the method: they act only once that check is met, as Chaos
+//! Toolkit starts the method only then.
 
 use std::collections::VecDeque;
 
@@ -36,8 +38,9 @@ pub(super) struct ProbeRunner {
     journal: Vec<(SimTime, u8, JournalEntry)>,
     met_before: Option<bool>,
     met_after: Option<bool>,
-    /// When the verdict was reached; the journal stops there (faults still act in
-    /// the simulation, but they are no longer part of the experiment).
+    /// When the verdict was reached; the journal stops there. After a failed
+    /// before-check the faults never act; after the after-check they go on acting
+    /// in the simulation, but are no longer part of the experiment.
     ended_at: Option<SimTime>,
     /// The after-check came due while the before-check was still waiting for a
     /// probe; as in Chaos Toolkit, it starts when the before-check is done.
@@ -399,6 +402,7 @@ impl Simulation<'_> {
     }
 
     fn end_phase_at(&mut self, now: SimTime, after: bool, met: bool, message: String) {
+        let before_at = self.hypothesis().before_at;
         let runner = self.runner();
         runner.log(now, if met { "INFO" } else { "CRITICAL" }, message);
         runner.phase = None;
@@ -410,7 +414,19 @@ impl Simulation<'_> {
             runner.end_experiment(now);
         } else {
             runner.met_before = Some(met);
-            if std::mem::take(&mut runner.after_deferred) && met {
+            let after_deferred = std::mem::take(&mut runner.after_deferred);
+            // The steady state is met: the method may act from now on, and its
+            // actions due while the check ran start now.
+            for (at, order, entry) in &mut runner.journal {
+                if *order == ORDER_FAULT && (before_at..now).contains(at) {
+                    *at = now;
+                    entry.at_ms = round_to(now.as_millis_f64(), 3);
+                }
+            }
+            if let Some(faults) = self.faults_held.take() {
+                self.faults_by_service = faults;
+            }
+            if after_deferred {
                 self.start_probe_phase(true);
             }
         }
@@ -495,6 +511,11 @@ impl Simulation<'_> {
         Some(HypothesisReport {
             title,
             verdict: runner.verdict(),
+            status: match runner.verdict() {
+                "completed" => "completed",
+                _ => "failed",
+            },
+            deviated: runner.verdict() == "deviated",
             met_before: runner.met_before == Some(true),
             met_after: runner.met_after,
             journal: journal.into_iter().map(|(_, _, entry)| entry).collect(),

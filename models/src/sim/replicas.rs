@@ -36,6 +36,9 @@ pub(super) struct ReplicaState {
     pub(super) ejections: u64,
 }
 
+/// Envoy's default `healthy_panic_threshold`, in percent of a service's replicas.
+const HEALTHY_PANIC_THRESHOLD_PERCENT: usize = 50;
+
 /// A service's balancer: where round-robin stands, and a stream for random picks.
 pub(super) struct Router {
     next: u32,
@@ -62,10 +65,13 @@ impl Simulation<'_> {
             0
         } else {
             let replicas = &self.services[index].replicas;
-            // With every replica ejected Envoy balances over all of them (its panic
-            // mode), rather than failing every request.
-            let any_in = replicas.iter().any(|r| r.ejected_at.is_none());
-            let eligible = |r: u32| !any_in || replicas[r as usize].ejected_at.is_none();
+            // Once fewer than half the replicas are healthy, Envoy balances over all
+            // of them, ejected or not (its panic mode, at the default
+            // `healthy_panic_threshold` of 50 %), rather than piling every request
+            // on the few left.
+            let healthy = replicas.iter().filter(|r| r.ejected_at.is_none()).count();
+            let panic = 100 * healthy < HEALTHY_PANIC_THRESHOLD_PERCENT * replicas.len();
+            let eligible = |r: u32| panic || replicas[r as usize].ejected_at.is_none();
             let router = &mut self.routers[index];
             match spec.balancer {
                 Balancer::RoundRobin => {
@@ -128,7 +134,14 @@ impl Simulation<'_> {
         let share = 100.0 * (ejected_now + 1) as f64 / total as f64;
         if share <= outlier.max_ejection_percent || ejected_now == 0 {
             state.ejected_at = Some(now);
-            state.multiplier += 1;
+            // Envoy's `ejectHost` grows the multiplier only while the ejection
+            // time it gives is short of the cap plus one base: a long outage does
+            // not pile up steps that healthy sweeps would have to pay back.
+            let base = outlier.base_ejection_time.as_nanos();
+            let cap = outlier.max_ejection_time.as_nanos().max(base);
+            if base.saturating_mul(u64::from(state.multiplier)) < cap.saturating_add(base) {
+                state.multiplier += 1;
+            }
             state.ejections += 1;
         }
     }
