@@ -1,10 +1,10 @@
 //! The steady-state hypothesis, run as Chaos Toolkit runs it: at each check the
 //! probes go one after another, each waiting for the previous; the first probe out
 //! of tolerance ends the check. A failed check before the method makes the
-//! experiment `failed`: the method (every fault) never acts, and the after-check is
-//! skipped; a failed check after it makes it `deviated`. The faults from the
-//! before-check on are the method: they act only once that check is met, as Chaos
-//! Toolkit starts the method only then.
+//! experiment `failed`: the method never acts, and the after-check is skipped; a
+//! failed check after it makes it `deviated`. The method is the faults from the
+//! before-check on: they act only once that check is met, as Chaos Toolkit starts
+//! the method only then (faults from earlier are the state the check finds).
 
 use std::collections::VecDeque;
 
