@@ -207,7 +207,21 @@ impl Checker {
                 1,
                 defaults.half_open_calls,
             ),
-            open_for: self.duration_or(path, &breaker.open_for, "open_for", defaults.open_for),
+            open_for: {
+                let open_for =
+                    self.duration_or(path, &breaker.open_for, "open_for", defaults.open_for);
+                // resilience4j keeps this wait in whole milliseconds and refuses one
+                // under a millisecond (a growing wait would start from 0 ms).
+                if let Some(raw) = &breaker.open_for {
+                    if open_for < SimDuration::from_millis(1) {
+                        self.error(
+                            raw.span(),
+                            format!("{path}.open_for: expected at least 1ms, as resilience4j's waitDurationInOpenState, got {open_for}"),
+                        );
+                    }
+                }
+                open_for
+            },
             open_for_multiplier: multiplier,
             open_for_max: breaker
                 .open_for_max
