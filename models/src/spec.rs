@@ -259,6 +259,13 @@ pub struct OutlierDetection {
 }
 
 impl OutlierDetection {
+    /// The longest an ejection lasts: `max_ejection_time`, or the base if that is
+    /// longer (Envoy's default cap is 300 s "or base, whichever larger"; an explicit
+    /// cap below the base is refused when the scenario loads).
+    pub fn ejection_cap(&self) -> SimDuration {
+        self.max_ejection_time.max(self.base_ejection_time)
+    }
+
     /// Envoy's defaults.
     pub fn envoy_defaults() -> Self {
         OutlierDetection {

@@ -417,11 +417,7 @@ impl<'a> Simulation<'a> {
             if self.past_deadline(key) {
                 return;
             }
-        } else if self.any_deadline
-            && self.jobs[key]
-                .deadline
-                .is_some_and(|deadline| self.now() >= deadline)
-        {
+        } else if self.deadline_passed(key) {
             self.finish_branch(key, Answer::error(STATUS_GATEWAY_TIMEOUT), None);
             return;
         }

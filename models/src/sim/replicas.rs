@@ -138,7 +138,7 @@ impl Simulation<'_> {
             // time it gives is short of the cap plus one base: a long outage does
             // not pile up steps that healthy sweeps would have to pay back.
             let base = outlier.base_ejection_time.as_nanos();
-            let cap = outlier.max_ejection_time.as_nanos().max(base);
+            let cap = outlier.ejection_cap().as_nanos();
             if base.saturating_mul(u64::from(state.multiplier)) < cap.saturating_add(base) {
                 state.multiplier += 1;
             }
@@ -159,7 +159,7 @@ impl Simulation<'_> {
             match state.ejected_at {
                 Some(at) => {
                     let base = outlier.base_ejection_time.as_nanos();
-                    let cap = outlier.max_ejection_time.as_nanos().max(base);
+                    let cap = outlier.ejection_cap().as_nanos();
                     let time = (base.saturating_mul(u64::from(state.multiplier))).min(cap);
                     if now.since(at) >= SimDuration(time) {
                         state.ejected_at = None;

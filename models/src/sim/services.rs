@@ -274,16 +274,20 @@ impl Simulation<'_> {
     /// its worker goes to the next in line. Returns whether it was.
     #[inline]
     pub(super) fn past_deadline(&mut self, key: JobKey) -> bool {
-        if !self.any_deadline {
-            return false;
+        let passed = self.deadline_passed(key);
+        if passed {
+            self.drop_past_deadline(key);
         }
-        match self.jobs[key].deadline {
-            Some(deadline) if self.now() >= deadline => {
-                self.drop_past_deadline(key);
-                true
-            }
-            _ => false,
-        }
+        passed
+    }
+
+    /// Whether the caller's propagated deadline for the job has come.
+    #[inline]
+    pub(super) fn deadline_passed(&self, key: JobKey) -> bool {
+        self.any_deadline
+            && self.jobs[key]
+                .deadline
+                .is_some_and(|deadline| self.now() >= deadline)
     }
 
     #[cold]
