@@ -171,72 +171,124 @@ pub enum BudgetSpec {
 }
 
 /// Finagle's bucket is a windowed adder over `ttl` in this many slices.
-const FINAGLE_SLICES: u64 = 10;
+const FINAGLE_SLICES: usize = 10;
 /// Finagle's fixed-point scale: a request deposits this many units.
 const FINAGLE_SCALE: i64 = 1000;
+
+/// util-core's `WindowedAdder`, as Finagle's leaky token bucket uses it: the slice
+/// being written and the `FINAGLE_SLICES - 1` before it, in milliseconds (Finagle's
+/// clock). A slice ends lazily, at the first read or write at least one slice width
+/// after the last one ended, and the next is measured from that moment, not from a
+/// boundary; slices skipped meanwhile are cleared. A deposit therefore lives about a
+/// ttl: up to a slice longer under steady traffic, and longer still when the bucket
+/// is touched less often than once a slice.
+#[derive(Clone, Debug)]
+struct WindowedAdder {
+    window_ms: u64,
+    /// The slice being written (upstream's `writer`).
+    current: i64,
+    /// The ended slices still in the window (upstream's `buf`), a ring from `next`.
+    ended: [i64; FINAGLE_SLICES - 1],
+    next: usize,
+    /// When the current slice began (upstream's `old`).
+    began_ms: u64,
+}
+
+impl WindowedAdder {
+    /// Created at time 0: the simulation creates its budgets when a run starts.
+    fn new(ttl: SimDuration) -> Self {
+        WindowedAdder {
+            window_ms: (ttl.as_nanos() / 1_000_000 / FINAGLE_SLICES as u64).max(1),
+            current: 0,
+            ended: [0; FINAGLE_SLICES - 1],
+            next: 0,
+            began_ms: 0,
+        }
+    }
+
+    /// Upstream's `expired()`, run when `now - old >= window`.
+    fn roll(&mut self, now_ms: u64) {
+        let elapsed = now_ms.saturating_sub(self.began_ms);
+        if elapsed < self.window_ms {
+            return;
+        }
+        let n = self.ended.len();
+        self.ended[self.next] = std::mem::take(&mut self.current);
+        self.next = (self.next + 1) % n;
+        let skipped = ((elapsed / self.window_ms - 1).min(n as u64)) as usize;
+        if skipped > 0 {
+            let to_end = skipped.min(n - self.next);
+            self.ended[self.next..self.next + to_end].fill(0);
+            self.ended[..skipped - to_end].fill(0);
+            self.next = (self.next + skipped) % n;
+        }
+        self.began_ms = now_ms;
+    }
+
+    fn add(&mut self, now_ms: u64, amount: i64) {
+        self.roll(now_ms);
+        self.current += amount;
+    }
+
+    fn sum(&mut self, now_ms: u64) -> i64 {
+        self.roll(now_ms);
+        self.current + self.ended.iter().sum::<i64>()
+    }
+}
 
 /// The live state of a budget.
 #[derive(Clone, Debug)]
 pub struct Budget {
     spec: BudgetSpec,
-    /// Finagle: (slice number, balance) for the slices of the last ttl.
-    slices: std::collections::VecDeque<(u64, i64)>,
+    /// Finagle: the leaky bucket's windowed adder.
+    adder: Option<WindowedAdder>,
     /// gRPC: tokens in thousandths (token ratios have up to 3 decimals).
     tokens_milli: i64,
 }
 
 impl Budget {
     pub fn new(spec: BudgetSpec) -> Self {
-        let tokens_milli = match spec {
-            BudgetSpec::Grpc { max_tokens, .. } => i64::from(max_tokens) * 1000,
-            BudgetSpec::Finagle { .. } => 0,
+        let (tokens_milli, adder) = match spec {
+            BudgetSpec::Grpc { max_tokens, .. } => (i64::from(max_tokens) * 1000, None),
+            BudgetSpec::Finagle { ttl, .. } => (0, Some(WindowedAdder::new(ttl))),
         };
         Budget {
             spec,
-            slices: std::collections::VecDeque::new(),
+            adder,
             tokens_milli,
         }
     }
 
+    /// `(ScaleFactor / percentCanRetry).toInt`: Scala's `toInt` saturates at
+    /// `Int.MaxValue`, as Rust's `as i32` does, so a tiny share cannot overflow
+    /// the reserve below.
     fn finagle_withdrawal(percent_can_retry: f64) -> i64 {
         if percent_can_retry == 0.0 {
             1
         } else {
-            (FINAGLE_SCALE as f64 / percent_can_retry) as i64
+            i64::from((FINAGLE_SCALE as f64 / percent_can_retry) as i32)
         }
     }
 
-    /// Adds to the current slice after dropping the slices older than the ttl.
-    fn finagle_add(&mut self, now: sim_core::SimTime, ttl: SimDuration, amount: i64) {
-        let slice_ns = (ttl.as_nanos() / FINAGLE_SLICES).max(1);
-        let slice = now.as_nanos() / slice_ns;
-        while let Some(&(oldest, _)) = self.slices.front() {
-            if oldest + FINAGLE_SLICES <= slice {
-                self.slices.pop_front();
-            } else {
-                break;
-            }
-        }
-        match self.slices.back_mut() {
-            Some((last, balance)) if *last == slice => *balance += amount,
-            _ => self.slices.push_back((slice, amount)),
-        }
+    fn now_ms(now: sim_core::SimTime) -> u64 {
+        now.as_nanos() / 1_000_000
     }
 
     /// A new request (a first attempt) at `now`.
     pub fn on_request(&mut self, now: sim_core::SimTime) {
-        if let BudgetSpec::Finagle {
-            ttl,
-            percent_can_retry,
-            ..
-        } = self.spec
+        if let (
+            BudgetSpec::Finagle {
+                percent_can_retry, ..
+            },
+            Some(adder),
+        ) = (self.spec, self.adder.as_mut())
         {
             let deposit = if percent_can_retry == 0.0 {
                 0
             } else {
                 FINAGLE_SCALE
             };
-            self.finagle_add(now, ttl, deposit);
+            adder.add(Self::now_ms(now), deposit);
         }
     }
 
@@ -261,29 +313,33 @@ impl Budget {
 
     /// Whether a retry may go now; a Finagle budget is charged for it.
     pub fn try_retry(&mut self, now: sim_core::SimTime) -> bool {
-        match self.spec {
-            BudgetSpec::Grpc { max_tokens, .. } => {
-                self.tokens_milli * 2 > i64::from(max_tokens) * 1000
-            }
-            BudgetSpec::Finagle {
-                ttl,
-                min_retries_per_sec,
-                percent_can_retry,
-            } => {
+        match (self.spec, self.adder.as_mut()) {
+            (
+                BudgetSpec::Finagle {
+                    ttl,
+                    min_retries_per_sec,
+                    percent_can_retry,
+                },
+                Some(adder),
+            ) => {
                 let withdrawal = Self::finagle_withdrawal(percent_can_retry);
-                self.finagle_add(now, ttl, 0);
+                // `minRetriesPerSec * ttl.inSeconds * withdrawalAmount`.
                 let reserve = i64::from(min_retries_per_sec)
-                    * (ttl.as_nanos() / 1_000_000_000) as i64
-                    * withdrawal;
-                let balance: i64 =
-                    self.slices.iter().map(|&(_, amount)| amount).sum::<i64>() + reserve;
-                if balance >= withdrawal {
-                    self.finagle_add(now, ttl, -withdrawal);
+                    .saturating_mul((ttl.as_nanos() / 1_000_000_000) as i64)
+                    .saturating_mul(withdrawal);
+                let now_ms = Self::now_ms(now);
+                // The leaky bucket's `tryGet`: `count = sum + reserve >= n`.
+                if adder.sum(now_ms).saturating_add(reserve) >= withdrawal {
+                    adder.add(now_ms, -withdrawal);
                     true
                 } else {
                     false
                 }
             }
+            (BudgetSpec::Grpc { max_tokens, .. }, _) => {
+                self.tokens_milli * 2 > i64::from(max_tokens) * 1000
+            }
+            (BudgetSpec::Finagle { .. }, None) => unreachable!("a Finagle budget has its adder"),
         }
     }
 }
