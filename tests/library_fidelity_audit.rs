@@ -233,14 +233,7 @@ fn exponential(base: SimDuration, cap: SimDuration, jitter: Jitter) -> RetryPoli
             cap: Some(cap),
         },
         jitter,
-        retry_on: RetryOn {
-            server_errors: true,
-            status_408: false,
-            status_429: false,
-            timeouts: true,
-            connection: true,
-            rejections: false,
-        },
+        retry_on: RetryOn::DEFAULT,
         budget: None,
     }
 }

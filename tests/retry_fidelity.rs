@@ -74,17 +74,6 @@ fn assert_every_page_retried_twice(report: &RunReport) {
     );
 }
 
-fn all_failures() -> RetryOn {
-    RetryOn {
-        server_errors: true,
-        status_408: false,
-        status_429: false,
-        timeouts: true,
-        connection: true,
-        rejections: false,
-    }
-}
-
 /// Mirrors grpc/grpc `test/core/client_channel/retry_throttle_test.cc`,
 /// `TEST(RetryThrottler, Basic)`: max 4 tokens (threshold 2), ratio 1.6; a failure
 /// is recorded, then the retry decision is `tokens > max/2`; clamped at 0 and max.
@@ -130,7 +119,7 @@ fn exponential_full_jitter_is_grpc_a6_backoff() {
             cap: Some(ms(1000)),
         },
         jitter: Jitter::Full,
-        retry_on: all_failures(),
+        retry_on: RetryOn::DEFAULT,
         budget: None,
     };
     let mut rng = RngStream::new(3, "review/a6");

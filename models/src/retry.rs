@@ -78,6 +78,26 @@ pub enum AttemptFailure {
 }
 
 impl RetryOn {
+    /// No class: the start from which a scenario's `on` list is built.
+    pub const NONE: RetryOn = RetryOn {
+        server_errors: false,
+        status_408: false,
+        status_429: false,
+        timeouts: false,
+        connection: false,
+        rejections: false,
+    };
+
+    /// The classes retried when a scenario names none: 5xx answers, timeouts and
+    /// failed connections (Envoy's `5xx` policy; a rejection by the caller's own
+    /// breaker or bulkhead is not, as in the seeds' resilient client).
+    pub const DEFAULT: RetryOn = RetryOn {
+        server_errors: true,
+        timeouts: true,
+        connection: true,
+        ..RetryOn::NONE
+    };
+
     pub fn covers(self, failure: AttemptFailure) -> bool {
         match failure {
             AttemptFailure::Status(status) => {
@@ -357,14 +377,7 @@ mod tests {
             max_attempts: 5,
             backoff,
             jitter,
-            retry_on: RetryOn {
-                server_errors: true,
-                status_408: false,
-                status_429: false,
-                timeouts: true,
-                connection: true,
-                rejections: false,
-            },
+            retry_on: RetryOn::DEFAULT,
             budget: None,
         }
     }

@@ -862,20 +862,9 @@ impl Checker {
                 Jitter::None
             }
         };
-        let mut retry_on = RetryOn {
-            server_errors: false,
-            status_408: false,
-            status_429: false,
-            timeouts: false,
-            connection: false,
-            rejections: false,
-        };
+        let mut retry_on = RetryOn::NONE;
         match &raw.on {
-            None => {
-                retry_on.server_errors = true;
-                retry_on.timeouts = true;
-                retry_on.connection = true;
-            }
+            None => retry_on = RetryOn::DEFAULT,
             Some(classes) => {
                 for class in classes.get_ref() {
                     match class.as_str() {
