@@ -259,29 +259,67 @@ impl WindowedAdder {
 /// The live state of a budget.
 #[derive(Clone, Debug)]
 pub struct Budget {
-    spec: BudgetSpec,
-    /// Finagle: the leaky bucket's windowed adder.
-    adder: Option<WindowedAdder>,
-    /// gRPC: tokens in thousandths (token ratios have up to 3 decimals).
-    tokens_milli: i64,
+    state: BudgetState,
+}
+
+/// Each kind's state, with the amounts its setting fixes worked out once.
+#[derive(Clone, Debug)]
+enum BudgetState {
+    /// Finagle's leaky token bucket, in its fixed-point units.
+    Finagle {
+        adder: WindowedAdder,
+        deposit: i64,
+        withdrawal: i64,
+        /// `minRetriesPerSec * ttl.inSeconds * withdrawalAmount`.
+        reserve: i64,
+    },
+    /// gRPC's throttle, in thousandths of a token (token ratios keep 3 decimals).
+    Grpc {
+        tokens_milli: i64,
+        max_milli: i64,
+        /// Truncated to thousandths, as grpc-java's `(int) (tokenRatio * 1000)` and
+        /// grpc-core's parser keep 3 decimals.
+        gain_milli: i64,
+    },
 }
 
 impl Budget {
     pub fn new(spec: BudgetSpec) -> Self {
-        let (tokens_milli, adder) = match spec {
-            BudgetSpec::Grpc { max_tokens, .. } => (i64::from(max_tokens) * 1000, None),
-            BudgetSpec::Finagle { ttl, .. } => (0, Some(WindowedAdder::new(ttl))),
+        let state = match spec {
+            BudgetSpec::Grpc {
+                max_tokens,
+                token_ratio,
+            } => BudgetState::Grpc {
+                tokens_milli: i64::from(max_tokens) * 1000,
+                max_milli: i64::from(max_tokens) * 1000,
+                gain_milli: (token_ratio * 1000.0) as i64,
+            },
+            BudgetSpec::Finagle {
+                ttl,
+                min_retries_per_sec,
+                percent_can_retry,
+            } => {
+                let withdrawal = Self::finagle_withdrawal(percent_can_retry);
+                BudgetState::Finagle {
+                    adder: WindowedAdder::new(ttl),
+                    deposit: if percent_can_retry == 0.0 {
+                        0
+                    } else {
+                        FINAGLE_SCALE
+                    },
+                    withdrawal,
+                    reserve: i64::from(min_retries_per_sec)
+                        .saturating_mul((ttl.as_nanos() / 1_000_000_000) as i64)
+                        .saturating_mul(withdrawal),
+                }
+            }
         };
-        Budget {
-            spec,
-            adder,
-            tokens_milli,
-        }
+        Budget { state }
     }
 
     /// `(ScaleFactor / percentCanRetry).toInt`: Scala's `toInt` saturates at
     /// `Int.MaxValue`, as Rust's `as i32` does, so a tiny share cannot overflow
-    /// the reserve below.
+    /// the reserve.
     fn finagle_withdrawal(percent_can_retry: f64) -> i64 {
         if percent_can_retry == 0.0 {
             1
@@ -296,70 +334,47 @@ impl Budget {
 
     /// A new request (a first attempt) at `now`.
     pub fn on_request(&mut self, now: sim_core::SimTime) {
-        if let (
-            BudgetSpec::Finagle {
-                percent_can_retry, ..
-            },
-            Some(adder),
-        ) = (self.spec, self.adder.as_mut())
-        {
-            let deposit = if percent_can_retry == 0.0 {
-                0
-            } else {
-                FINAGLE_SCALE
-            };
-            adder.add(Self::now_ms(now), deposit);
+        if let BudgetState::Finagle { adder, deposit, .. } = &mut self.state {
+            adder.add(Self::now_ms(now), *deposit);
         }
     }
 
     /// An attempt ended; gRPC counts only failures that could be retried.
     pub fn on_attempt(&mut self, success: bool) {
-        if let BudgetSpec::Grpc {
-            max_tokens,
-            token_ratio,
-        } = self.spec
+        if let BudgetState::Grpc {
+            tokens_milli,
+            max_milli,
+            gain_milli,
+        } = &mut self.state
         {
-            let max = i64::from(max_tokens) * 1000;
-            // Truncated to thousandths, as grpc-java's `(int) (tokenRatio * 1000)`
-            // and grpc-core's parser keep 3 decimals.
-            let change = if success {
-                (token_ratio * 1000.0) as i64
-            } else {
-                -1000
-            };
-            self.tokens_milli = (self.tokens_milli + change).clamp(0, max);
+            let change = if success { *gain_milli } else { -1000 };
+            *tokens_milli = (*tokens_milli + change).clamp(0, *max_milli);
         }
     }
 
     /// Whether a retry may go now; a Finagle budget is charged for it.
     pub fn try_retry(&mut self, now: sim_core::SimTime) -> bool {
-        match (self.spec, self.adder.as_mut()) {
-            (
-                BudgetSpec::Finagle {
-                    ttl,
-                    min_retries_per_sec,
-                    percent_can_retry,
-                },
-                Some(adder),
-            ) => {
-                let withdrawal = Self::finagle_withdrawal(percent_can_retry);
-                // `minRetriesPerSec * ttl.inSeconds * withdrawalAmount`.
-                let reserve = i64::from(min_retries_per_sec)
-                    .saturating_mul((ttl.as_nanos() / 1_000_000_000) as i64)
-                    .saturating_mul(withdrawal);
+        match &mut self.state {
+            BudgetState::Finagle {
+                adder,
+                withdrawal,
+                reserve,
+                ..
+            } => {
                 let now_ms = Self::now_ms(now);
                 // The leaky bucket's `tryGet`: `count = sum + reserve >= n`.
-                if adder.sum(now_ms).saturating_add(reserve) >= withdrawal {
-                    adder.add(now_ms, -withdrawal);
+                if adder.sum(now_ms).saturating_add(*reserve) >= *withdrawal {
+                    adder.add(now_ms, -*withdrawal);
                     true
                 } else {
                     false
                 }
             }
-            (BudgetSpec::Grpc { max_tokens, .. }, _) => {
-                self.tokens_milli * 2 > i64::from(max_tokens) * 1000
-            }
-            (BudgetSpec::Finagle { .. }, None) => unreachable!("a Finagle budget has its adder"),
+            BudgetState::Grpc {
+                tokens_milli,
+                max_milli,
+                ..
+            } => *tokens_milli * 2 > *max_milli,
         }
     }
 }
