@@ -487,9 +487,13 @@ pub enum FaultKind {
     /// `status`, with probability `probability` (an error-rate injection).
     Error { probability: f64, status: u16 },
     /// Each request that starts while the fault is active waits an extra time drawn
-    /// uniformly from [low, high] before its steps (Litmus pod-network-latency:
-    /// latency ± jitter).
-    Latency { low: SimDuration, high: SimDuration },
+    /// uniformly from [latency - jitter, latency + jitter] before its steps, none
+    /// when the draw is below zero (Litmus pod-network-latency is netem's `delay L
+    /// J`: a packet whose draw lands in the past goes at once).
+    Latency {
+        latency: SimDuration,
+        jitter: SimDuration,
+    },
     /// The service is gone and its address refuses connections: calls fail at once.
     Kill,
     /// The service is gone and nothing answers at its address (a Kubernetes Service
@@ -512,6 +516,15 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// The range a latency fault's delay lies in, as people read it: the low end
+    /// is zero when the jitter exceeds the latency.
+    pub fn latency_range(latency: SimDuration, jitter: SimDuration) -> (SimDuration, SimDuration) {
+        (
+            SimDuration(latency.as_nanos().saturating_sub(jitter.as_nanos())),
+            latency + jitter,
+        )
+    }
+
     /// The factor by which work slows `into` an episode of this fault.
     pub fn work_factor(self, into: SimDuration) -> f64 {
         match self {

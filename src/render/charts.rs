@@ -99,7 +99,10 @@ fn fault_label(scenario: &Scenario, fault: &models::spec::Fault) -> String {
             "{}% errors {status}",
             models::report::round_to(probability * 100.0, 3)
         ),
-        FaultKind::Latency { low, high } => format!("latency {low}..{high}"),
+        FaultKind::Latency { latency, jitter } => {
+            let (low, high) = FaultKind::latency_range(latency, jitter);
+            format!("latency {low}..{high}")
+        }
         FaultKind::Kill => "killed".to_string(),
         FaultKind::Blackhole => "blackholed".to_string(),
         FaultKind::Restart { down_for, .. } => format!("restart, down {down_for}"),

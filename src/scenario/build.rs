@@ -1116,10 +1116,7 @@ impl Checker {
                     .jitter
                     .as_ref()
                     .map_or(SimDuration::ZERO, |jitter| jitter.get_ref().0);
-                FaultKind::Latency {
-                    low: SimDuration(latency.as_nanos().saturating_sub(jitter.as_nanos())),
-                    high: latency + jitter,
-                }
+                FaultKind::Latency { latency, jitter }
             }
             "slowdown" => {
                 let factor = match &fault.factor {
@@ -1180,8 +1177,9 @@ impl Checker {
                         format!("{path}.replicas_percent: expected a share of replicas in (0, 100], got {value}"),
                     );
                 }
-                // Litmus hits at least one pod.
-                ((value / 100.0 * f64::from(replicas)).round() as u32).clamp(1, replicas)
+                // Litmus' `Adjustment(perc, pods) = perc * pods / 100` in integers:
+                // rounded down, and at least one pod.
+                ((value * f64::from(replicas) / 100.0).floor() as u32).clamp(1, replicas)
             }
         };
         Some(Fault {

@@ -80,7 +80,8 @@ impl ProbeRunner {
                             probability * 100.0
                         )
                     }
-                    FaultKind::Latency { low, high } => {
+                    FaultKind::Latency { latency, jitter } => {
+                        let (low, high) = FaultKind::latency_range(latency, jitter);
                         format!("add {low}..{high} latency to {service}")
                     }
                     FaultKind::Kill => format!("kill {service} (connections refused)"),

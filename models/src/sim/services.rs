@@ -245,14 +245,17 @@ impl Simulation<'_> {
                         return;
                     }
                 }
-                FaultKind::Latency { low, high } => {
-                    let span = high.as_nanos() - low.as_nanos();
+                FaultKind::Latency { latency, jitter } => {
+                    let span = 2 * jitter.as_nanos();
                     let extra = if span == 0 {
                         0
                     } else {
                         self.fault_rngs[index].below(span + 1)
                     };
-                    delay = delay + SimDuration(low.as_nanos() + extra);
+                    // A draw below zero is no delay, as netem sends a packet
+                    // whose draw lands in the past at once.
+                    let drawn = (latency.as_nanos() + extra).saturating_sub(jitter.as_nanos());
+                    delay = delay + SimDuration(drawn);
                 }
                 FaultKind::Hang { .. }
                 | FaultKind::HangForever
