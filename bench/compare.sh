@@ -11,9 +11,14 @@
 #   python3 -m venv bench/.venv && bench/.venv/bin/pip install simpy
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# CASCADE=target/pgo/release/cascade compares the profile-guided build (bench/pgo.sh).
 python=${PYTHON:-bench/.venv/bin/python}
-cargo build --release --quiet
-cascade=./target/release/cascade
+if [ -n "${CASCADE:-}" ]; then
+  cascade=$CASCADE
+else
+  cargo build --release --quiet
+  cascade=./target/release/cascade
+fi
 timing=$(mktemp)
 trap 'rm -f "$timing" "$timing.json" "$timing.out"' EXIT
 # users, simulated seconds, spawn rate, and the bench case with the same settings.
