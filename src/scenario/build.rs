@@ -1112,10 +1112,10 @@ impl Checker {
                         SimDuration::ZERO
                     }
                 };
-                let jitter = fault
-                    .jitter
-                    .as_ref()
-                    .map_or(SimDuration::ZERO, |jitter| jitter.get_ref().0);
+                let jitter = match &fault.jitter {
+                    Some(jitter) => self.duration_in(jitter, &format!("{path}.jitter"), false),
+                    None => SimDuration::ZERO,
+                };
                 FaultKind::Latency { latency, jitter }
             }
             "slowdown" => {
