@@ -80,9 +80,10 @@ status = 503
 from = "10s"
 "#;
 
-const HTTP_200: &str = r#"kind = "http"
-target = "consumer/invoke"
-tolerance = 200"#;
+/// An HTTP probe of `target` whose tolerance is `tolerance` (a TOML value).
+fn http_probe(target: &str, tolerance: &str) -> String {
+    format!("kind = \"http\"\ntarget = \"{target}\"\ntolerance = {tolerance}")
+}
 
 fn hypothesis(report: &RunReport) -> &models::report::HypothesisReport {
     report.hypothesis.as_ref().expect("a hypothesis report")
@@ -106,9 +107,7 @@ fn failing_before_check_is_failed_not_deviated_and_skips_the_after_check() {
         OUTAGE_AT_10S,
         r#"before_at = "5s"
 pause_after = "5s""#,
-        r#"kind = "http"
-target = "consumer/invoke"
-tolerance = 418"#,
+        &http_probe("consumer/invoke", "418"),
     ));
     let h = hypothesis(&report);
     assert_eq!(h.verdict, "failed");
@@ -143,9 +142,7 @@ fn the_method_is_not_run_when_the_before_check_fails() {
         OUTAGE_AT_10S,
         r#"before_at = "5s"
 pause_after = "5s""#,
-        r#"kind = "http"
-target = "consumer/invoke"
-tolerance = 418"#,
+        &http_probe("consumer/invoke", "418"),
     ));
     assert_eq!(hypothesis(&report).verdict, "failed");
     assert_eq!(
@@ -167,7 +164,7 @@ fn deviated_run_logs_status_deviated() {
         OUTAGE_AT_10S,
         r#"before_at = "5s"
 pause_after = "5s""#,
-        HTTP_200,
+        &http_probe("consumer/invoke", "200"),
     ));
     let h = hypothesis(&report);
     assert!(h.met_before);
@@ -191,7 +188,7 @@ fn a_deviated_run_has_status_failed_and_a_deviated_flag() {
         OUTAGE_AT_10S,
         r#"before_at = "5s"
 pause_after = "5s""#,
-        HTTP_200,
+        &http_probe("consumer/invoke", "200"),
     ));
     let json = serde_json::to_value(hypothesis(&report)).unwrap();
     assert_eq!(json["status"], "failed", "{json}");
@@ -205,13 +202,7 @@ pause_after = "5s""#,
 /// of two statuses is membership, not a range.
 #[test]
 fn http_status_tolerance_is_equality_or_membership_never_a_range() {
-    let probe = |tolerance: &str| {
-        format!(
-            r#"kind = "http"
-target = "consumer/invoke"
-tolerance = {tolerance}"#
-        )
-    };
+    let probe = |tolerance: &str| http_probe("consumer/invoke", tolerance);
     let outage_from_0 = r#"
 [[faults]]
 target = "consumer"
@@ -289,9 +280,7 @@ fn the_method_waits_for_the_before_check_to_finish() {
         OUTAGE_AT_10S,
         r#"before_at = "5s"
 after_at = "30s""#,
-        r#"kind = "http"
-target = "slow/get"
-tolerance = 200"#,
+        &http_probe("slow/get", "200"),
     ));
     let journal = journal_text(&report);
     let met = journal
@@ -321,15 +310,14 @@ fn write_scenario(name: &str, source: &str) -> (std::path::PathBuf, String) {
 /// CI relies on, non-zero for both failed and deviated, holds in cascade.
 #[test]
 fn exit_code_is_zero_only_for_completed() {
+    let (answers, never) = (
+        http_probe("consumer/invoke", "200"),
+        http_probe("consumer/invoke", "418"),
+    );
     let cases = [
-        ("completed", "", HTTP_200, 0),
-        ("deviated", OUTAGE_AT_10S, HTTP_200, 3),
-        (
-            "failed",
-            OUTAGE_AT_10S,
-            "kind = \"http\"\ntarget = \"consumer/invoke\"\ntolerance = 418",
-            4,
-        ),
+        ("completed", "", &answers, 0),
+        ("deviated", OUTAGE_AT_10S, &answers, 3),
+        ("failed", OUTAGE_AT_10S, &never, 4),
     ];
     for (name, faults, probe, code) in cases {
         let (_dir, path) = write_scenario(
